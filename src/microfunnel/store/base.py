@@ -1,0 +1,278 @@
+"""What every engine must do, and the table layout they share.
+
+Tables (one set per project):
+
+``events``      one row per accepted event, deduplicated on ``event_id``. Hot fields are lifted out
+                of ``properties``/``context`` into columns so analyses never parse JSON to filter
+                by device or sum revenue. ``person_id`` is the resolved person (after identity
+                merges), kept up to date by the writer. Times are UTC, microsecond precision.
+``quarantine``  events that failed validation: every reason, the raw payload, the plan version.
+``identities``  anonymous_id -> user_id merges (identify, alias, ``$identify``).
+
+Analyses read through :meth:`Store.query`, with SQL built in ``microfunnel.query`` for the
+store's ``dialect``; writes go through the single writer (``microfunnel.store.writer``).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from microfunnel.events.model import Event, as_utc
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "InsertResult",
+    "QuarantineRecord",
+    "Store",
+    "events_to_arrow",
+]
+
+# name -> logical type; each engine maps logical types to its own.
+EVENT_COLUMNS: dict[str, str] = {
+    "event_id": "string",
+    "event": "string",
+    "anonymous_id": "string?",
+    "user_id": "string?",
+    "person_id": "string",
+    "session_id": "string?",
+    "timestamp": "timestamp",
+    "sent_at": "timestamp?",
+    "received_at": "timestamp",
+    "properties": "json",
+    "context": "json",
+    "device": "string?",
+    "page_path": "string?",
+    "utm_source": "string?",
+    "utm_medium": "string?",
+    "utm_campaign": "string?",
+    "value": "float?",
+    "currency": "string?",
+    "transaction_id": "string?",
+    "source": "string?",
+    "is_bot": "bool",
+    "plan_version": "int?",
+}
+
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "event_id": "string",
+    "event": "string?",
+    "anonymous_id": "string?",
+    "user_id": "string?",
+    "received_at": "timestamp",
+    "reasons": "json",
+    "raw": "json",
+    "plan_version": "int?",
+    "replayed_at": "timestamp?",
+}
+
+IDENTITY_COLUMNS: dict[str, str] = {
+    "anonymous_id": "string",
+    "user_id": "string",
+    "created_at": "timestamp",
+}
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "json": pa.string(),
+    "timestamp": pa.timestamp("us"),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "int": pa.int32(),
+}
+
+
+def arrow_schema(columns: dict[str, str]) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(name, _ARROW_TYPES[kind.rstrip("?")], nullable=kind.endswith("?"))
+            for name, kind in columns.items()
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class InsertResult:
+    inserted: int
+    duplicates: int
+
+
+@dataclass
+class QuarantineRecord:
+    """An event that failed validation, kept whole with the reasons why."""
+
+    event_id: str
+    event: str | None
+    received_at: datetime
+    reasons: list[str]
+    raw: dict[str, Any]
+    plan_version: int | None
+    anonymous_id: str | None = None
+    user_id: str | None = None
+    replayed_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value).replace(tzinfo=None)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def event_row(e: Event) -> dict[str, Any]:
+    """The row an event becomes (the lifted columns included)."""
+    ctx, props = e.context, e.properties
+    return {
+        "event_id": e.event_id,
+        "event": e.event,
+        "anonymous_id": e.anonymous_id,
+        "user_id": e.user_id,
+        "person_id": e.user_id or e.anonymous_id or e.event_id,
+        "session_id": e.session_id,
+        "timestamp": _naive_utc(e.timestamp),
+        "sent_at": _naive_utc(e.sent_at),
+        "received_at": _naive_utc(e.received_at),
+        "properties": json.dumps(props, separators=(",", ":"), default=str),
+        "context": json.dumps(ctx, separators=(",", ":"), default=str),
+        "device": _text(ctx.get("device")),
+        "page_path": _text(ctx.get("page_path")),
+        "utm_source": _text(ctx.get("utm_source")),
+        "utm_medium": _text(ctx.get("utm_medium")),
+        "utm_campaign": _text(ctx.get("utm_campaign")),
+        "value": _number(props.get("value")),
+        "currency": _text(props.get("currency")),
+        "transaction_id": _text(props.get("transaction_id")),
+        "source": _text(ctx.get("source")),
+        "is_bot": bool(ctx.get("is_bot", False)),
+        "plan_version": e.plan_version,
+    }
+
+
+def events_to_arrow(events: Iterable[Event]) -> pa.Table:
+    rows = [event_row(e) for e in events]
+    return pa.Table.from_pylist(rows, schema=arrow_schema(EVENT_COLUMNS))
+
+
+def quarantine_to_arrow(records: Iterable[QuarantineRecord]) -> pa.Table:
+    rows = [
+        {
+            "event_id": r.event_id,
+            "event": r.event,
+            "anonymous_id": r.anonymous_id,
+            "user_id": r.user_id,
+            "received_at": _naive_utc(r.received_at),
+            "reasons": json.dumps(r.reasons),
+            "raw": json.dumps(r.raw, default=str),
+            "plan_version": r.plan_version,
+            "replayed_at": _naive_utc(r.replayed_at),
+        }
+        for r in records
+    ]
+    return pa.Table.from_pylist(rows, schema=arrow_schema(QUARANTINE_COLUMNS))
+
+
+class Store(abc.ABC):
+    """An event store. Engines subclass this; analyses only use :meth:`query`.
+
+    Writes (``insert_*``, ``merge_identity``, ``forget``, ``mark_replayed``) must come from one
+    writer at a time; reads may come from any thread.
+    """
+
+    engine: ClassVar[str]
+
+    @property
+    @abc.abstractmethod
+    def dialect(self) -> Any:
+        """The SQL dialect (``microfunnel.query.dialect.Dialect``) analyses build queries in."""
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a read-only query with positional ``?`` parameters and return an Arrow table."""
+
+    @abc.abstractmethod
+    def insert_events(self, events: Sequence[Event]) -> InsertResult:
+        """Append events, skipping any whose event_id is already stored (or repeated in the batch)."""
+
+    @abc.abstractmethod
+    def insert_arrow(self, table: pa.Table) -> InsertResult:
+        """Append an Arrow table in the ``events`` layout (bulk import, benchmarks); deduplicated."""
+
+    @abc.abstractmethod
+    def insert_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
+        """Keep failed events with their reasons; deduplicated on event_id."""
+
+    @abc.abstractmethod
+    def merge_identity(self, anonymous_id: str, user_id: str) -> int:
+        """Record that an anonymous id belongs to a user; re-point that id's past events."""
+
+    @abc.abstractmethod
+    def forget(self, user_id: str) -> int:
+        """Erase a person: events and quarantine rows with this user id or its anonymous ids."""
+
+    @abc.abstractmethod
+    def mark_replayed(self, event_ids: Sequence[str]) -> None:
+        """Flag quarantine rows as replayed into ``events`` (so replay runs exactly once)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # ---- conveniences built on query() -------------------------------------------------
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        table = self.query(sql, params)
+        return table.column(0)[0].as_py() if table.num_rows else None
+
+    def count_events(self, event: str | None = None) -> int:
+        if event is None:
+            return int(self.scalar("SELECT count(*) FROM events") or 0)
+        return int(self.scalar("SELECT count(*) FROM events WHERE event = ?", [event]) or 0)
+
+    def event_names(self) -> list[str]:
+        table = self.query("SELECT DISTINCT event FROM events ORDER BY event")
+        return [str(v) for v in table.column(0).to_pylist()]
+
+    def tail(self, limit: int = 20) -> list[dict[str, Any]]:
+        table = self.query(
+            "SELECT event_id, event, person_id, timestamp, device, page_path, value "
+            "FROM events ORDER BY received_at DESC, timestamp DESC LIMIT ?",
+            [int(limit)],
+        )
+        return table.to_pylist()
+
+    def quarantine_rows(self, limit: int = 100, *, pending_only: bool = True) -> list[dict[str, Any]]:
+        where = "WHERE replayed_at IS NULL" if pending_only else ""
+        table = self.query(
+            f"SELECT event_id, event, received_at, reasons, raw, plan_version, replayed_at "
+            f"FROM quarantine {where} ORDER BY received_at LIMIT ?",
+            [int(limit)],
+        )
+        rows = table.to_pylist()
+        for row in rows:
+            row["reasons"] = json.loads(row["reasons"])
+            row["raw"] = json.loads(row["raw"])
+        return rows
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
