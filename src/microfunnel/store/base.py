@@ -210,11 +210,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def insert_events(self, events: Sequence[Event]) -> InsertResult:
-        """Append events, skipping any whose event_id is already stored (or repeated in the batch)."""
+        """Append events, skipping event_ids already stored or repeated in the batch."""
 
     @abc.abstractmethod
     def insert_arrow(self, table: pa.Table) -> InsertResult:
-        """Append an Arrow table in the ``events`` layout (bulk import, benchmarks); deduplicated."""
+        """Append an Arrow table in the ``events`` layout (bulk import); deduplicated."""
 
     @abc.abstractmethod
     def insert_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
@@ -258,7 +258,9 @@ class Store(abc.ABC):
         )
         return table.to_pylist()
 
-    def quarantine_rows(self, limit: int = 100, *, pending_only: bool = True) -> list[dict[str, Any]]:
+    def quarantine_rows(
+        self, limit: int = 100, *, pending_only: bool = True
+    ) -> list[dict[str, Any]]:
         where = "WHERE replayed_at IS NULL" if pending_only else ""
         table = self.query(
             f"SELECT event_id, event, received_at, reasons, raw, plan_version, replayed_at "

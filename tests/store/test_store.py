@@ -1,0 +1,97 @@
+"""The same store behaviour on DuckDB and on ClickHouse (chdb)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from microfunnel.events.model import Event, correct_skew
+from microfunnel.store.base import QuarantineRecord, Store
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def ev(i: int, name: str = "view_item", **kw: object) -> Event:
+    e = Event(
+        event=name,
+        event_id=f"e{i}",
+        anonymous_id=kw.pop("anonymous_id", f"a{i % 3}"),  # type: ignore[arg-type]
+        timestamp=T0 + timedelta(seconds=i),
+        properties={"value": 10.0 + i, "currency": "EUR"},
+        context={"device": "mobile", "page_path": "/p"},
+        **kw,  # type: ignore[arg-type]
+    )
+    return correct_skew(e, T0 + timedelta(seconds=i))
+
+
+def test_insert_dedupes_within_and_across_batches(store: Store) -> None:
+    r1 = store.insert_events([ev(1), ev(2), ev(2)])
+    assert (r1.inserted, r1.duplicates) == (2, 1)
+    r2 = store.insert_events([ev(2), ev(3)])
+    assert (r2.inserted, r2.duplicates) == (1, 1)
+    assert store.count_events() == 3
+    assert store.count_events("view_item") == 3
+    assert store.count_events("purchase") == 0
+
+
+def test_lifted_columns_and_times_round_trip(store: Store) -> None:
+    store.insert_events([ev(5)])
+    row = store.query(
+        "SELECT event_id, device, page_path, value, currency, timestamp FROM events"
+    ).to_pylist()[0]
+    assert row["device"] == "mobile" and row["page_path"] == "/p"
+    assert row["value"] == 15.0 and row["currency"] == "EUR"
+    assert row["timestamp"].replace(tzinfo=None) == (T0 + timedelta(seconds=5)).replace(tzinfo=None)
+
+
+def test_identity_merge_repoints_past_and_future_events(store: Store) -> None:
+    store.insert_events([ev(1, anonymous_id="anon-x"), ev(2, anonymous_id="anon-x")])
+    assert store.merge_identity("anon-x", "user-1") == 2
+    store.insert_events([ev(3, anonymous_id="anon-x")])
+    persons = set(store.query("SELECT DISTINCT person_id FROM events").column(0).to_pylist())
+    assert persons == {"user-1"}
+
+
+def test_quarantine_keeps_reasons_and_replay_flag(store: Store) -> None:
+    rec = QuarantineRecord(
+        event_id="q1",
+        event="Add To Cart",
+        received_at=T0,
+        reasons=["not snake_case", "missing currency"],
+        raw={"event": "Add To Cart"},
+        plan_version=1,
+    )
+    assert store.insert_quarantine([rec, rec]) == 1
+    rows = store.quarantine_rows()
+    assert rows[0]["reasons"] == ["not snake_case", "missing currency"]
+    store.mark_replayed(["q1"])
+    assert store.quarantine_rows() == []
+    assert len(store.quarantine_rows(pending_only=False)) == 1
+
+
+def test_forget_removes_events_identities_and_quarantine(store: Store) -> None:
+    store.insert_events([ev(1, anonymous_id="anon-f"), ev(2, anonymous_id="other")])
+    store.insert_events([ev(3, anonymous_id="anon-f", user_id="user-f")])
+    store.merge_identity("anon-f", "user-f")
+    store.insert_quarantine(
+        [
+            QuarantineRecord(
+                event_id="q9",
+                event="x",
+                received_at=T0,
+                reasons=["r"],
+                raw={"userId": "user-f"},
+                plan_version=1,
+                user_id="user-f",
+            )
+        ]
+    )
+    assert store.forget("user-f") == 2
+    assert store.count_events() == 1
+    assert store.quarantine_rows(pending_only=False) == []
+    assert store.query("SELECT * FROM identities").num_rows == 0
+
+
+def test_parameters_are_not_sql(store: Store) -> None:
+    store.insert_events([ev(1)])
+    hostile = "view_item' OR '1'='1"
+    assert store.count_events(hostile) == 0
