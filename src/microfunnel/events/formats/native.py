@@ -1,0 +1,158 @@
+"""Our own wire format: one event with the Event's field names, or ``{"batch": [...]}``.
+
+The body is a JSON object: either one event (``{"event": "add_to_cart", "anonymous_id": ...}``) or
+``{"batch": [event, ...], "sent_at": "...", "write_key": "..."}``. Times are ISO-8601 (RFC 3339 is
+the fast path) or epoch milliseconds. ``received_at`` and ``plan_version`` belong to the server
+and are ignored when a client sends them.
+
+A batch of well-formed events is decoded by msgspec straight into :class:`Event` in one call; only
+when that fails is the batch decoded item by item, so that one bad item is quarantined without
+taking the others with it.
+
+>>> from datetime import UTC, datetime
+>>> now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+>>> body = b'{"batch": [{"event": "view_item", "anonymous_id": "a1"}]}'
+>>> decode(body, content_type="application/json", query={}, received_at=now).events[0].event
+'view_item'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from microfunnel.errors import DecodeError
+from microfunnel.events.formats.common import (
+    DecodedBatch,
+    Rejected,
+    decode_json,
+    kind,
+    parse_time,
+    sniff_decompress,
+    validation_message,
+)
+from microfunnel.events.formats.context import device_from_user_agent, text, url_context
+from microfunnel.events.model import Event, correct_skew
+
+__all__ = ["decode", "finish"]
+
+SOURCE = "native"
+_ID_FIELDS = ("event_id", "anonymous_id", "user_id", "session_id")
+_SERVER_FIELDS = ("received_at", "plan_version")
+_HINTS = {"batch": "a list of events", "sent_at": "an ISO-8601 time"}
+
+
+class _Batch(msgspec.Struct):
+    batch: list[Event]
+    sent_at: datetime | None = None
+    write_key: str | None = None
+
+
+def decode(
+    body: bytes,
+    *,
+    content_type: str | None,
+    query: Mapping[str, str],
+    received_at: datetime,
+) -> DecodedBatch:
+    """Decode a native request body into Events; see the module docstring for the shape."""
+    body = sniff_decompress(body)
+    try:
+        fast = msgspec.json.decode(body, type=_Batch)
+    except (msgspec.DecodeError, UnicodeDecodeError):  # one bad item, or not JSON at all
+        return _decode_loose(body, received_at)
+    events: list[Event] = []
+    rejected: list[Rejected] = []
+    for index, event in enumerate(fast.batch):
+        if event.event:
+            events.append(finish(event, SOURCE, fast.sent_at, received_at))
+        else:
+            rejected.append(_empty_name(msgspec.to_builtins(event), index))
+    return DecodedBatch(events=events, rejected=rejected, key=fast.write_key, sent_at=fast.sent_at)
+
+
+def finish(event: Event, source: str, sent_at: datetime | None, received_at: datetime) -> Event:
+    """Stamp server-side fields, fill context from the page URL and user agent, correct skew."""
+    event.plan_version = None
+    if sent_at is not None and event.sent_at is None:
+        event.sent_at = sent_at
+    context = event.context
+    context["source"] = source
+    if "page_url" in context and "page_path" not in context:
+        url = context["page_url"]
+        if isinstance(url, str) and url:
+            event.context = context = {**url_context(url), **context}
+    if "device" not in context:
+        user_agent = context.get("user_agent")
+        if isinstance(user_agent, str) and user_agent:
+            context["device"] = device_from_user_agent(user_agent)
+    return correct_skew(event, received_at)
+
+
+def _empty_name(item: Any, index: int | None) -> Rejected:
+    return Rejected(item=item, reasons=["`event` is empty: name the event"], index=index)
+
+
+def _decode_loose(body: bytes, received_at: datetime) -> DecodedBatch:
+    """The slow path: decode to plain JSON and convert item by item, quarantining failures."""
+    root = decode_json(body)
+    if not isinstance(root, dict):
+        raise DecodeError(
+            f'body must be a JSON object (one event, or {{"batch": [...]}}), got {kind(root)}',
+            field="body",
+        )
+    key = root.get("write_key")
+    if key is not None and not isinstance(key, str):
+        raise DecodeError(f"`write_key` must be a string, got {kind(key)}", field="write_key")
+    if "batch" not in root:
+        event, reasons = _convert(root)
+        if event is None:
+            return DecodedBatch(events=[], rejected=[Rejected(item=root, reasons=reasons)])
+        sent_at = event.sent_at
+        return DecodedBatch(events=[finish(event, SOURCE, None, received_at)], sent_at=sent_at)
+    items = root["batch"]
+    if not isinstance(items, list):
+        raise DecodeError(f"`batch` must be a list of events, got {kind(items)}", field="batch")
+    try:
+        sent_at = parse_time(root.get("sent_at"))
+    except ValueError as exc:
+        raise DecodeError(f"`sent_at` is not a time: {exc}", field="sent_at") from None
+    events: list[Event] = []
+    rejected: list[Rejected] = []
+    for index, item in enumerate(items):
+        event, reasons = _convert(item)
+        if event is None:
+            rejected.append(Rejected(item=item, reasons=reasons, index=index))
+        else:
+            events.append(finish(event, SOURCE, sent_at, received_at))
+    return DecodedBatch(events=events, rejected=rejected, key=key, sent_at=sent_at)
+
+
+def _convert(item: Any) -> tuple[Event | None, list[str]]:
+    """One JSON item to an Event, or None and every reason it cannot be one."""
+    if not isinstance(item, dict):
+        return None, [f"an event must be a JSON object, got {kind(item)}"]
+    fields = {k: v for k, v in item.items() if k not in _SERVER_FIELDS}
+    reasons: list[str] = []
+    for name in ("timestamp", "sent_at"):
+        try:
+            fields[name] = parse_time(fields.get(name))
+        except ValueError as exc:
+            reasons.append(f"`{name}` is not a time: {exc}")
+    for name in _ID_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            fields[name] = text(value)
+    if not reasons:
+        try:
+            event = msgspec.convert(fields, Event)
+        except msgspec.ValidationError as exc:
+            reasons.append(validation_message(exc, hints={"event": "a string"}, root="item")[0])
+        else:
+            if event.event:
+                return event, []
+            reasons.append("`event` is empty: name the event")
+    return None, reasons
