@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microfunnel.errors import DecodeError
-from microfunnel.events.formats import native
+from microfunnel.events.formats import native, segment
 
 RECEIVED = datetime(2026, 11, 23, 14, 44, 16, tzinfo=UTC)
-DECODERS = {"native": native.decode}
+DECODERS = {"native": native.decode, "segment": segment.decode}
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_scalars = (
@@ -135,3 +135,25 @@ def test_native_round_trip(sent, skew):
     body = msgspec.json.encode({"batch": sent, "sent_at": sent_at})
     decoded = native.decode(body, content_type=None, query={}, received_at=RECEIVED)
     check_round_trip(sent, decoded, timedelta(seconds=skew) if abs(skew) > 2 else timedelta(0))
+
+
+@FAST
+@given(sent=st.lists(events, min_size=1, max_size=5), skew=st.integers(-7200, 7200))
+def test_segment_round_trip(sent, skew):
+    sent_at = RECEIVED - timedelta(seconds=skew)
+    batch = [
+        {
+            "type": "track",
+            "event": e.event,
+            "messageId": e.event_id,
+            "anonymousId": e.anonymous_id,
+            "userId": e.user_id,
+            "timestamp": e.timestamp,
+            "properties": e.properties,
+        }
+        for e in sent
+    ]
+    body = msgspec.json.encode({"batch": batch, "sentAt": sent_at, "writeKey": "k"})
+    decoded = segment.decode(body, content_type=None, query={}, received_at=RECEIVED)
+    check_round_trip(sent, decoded, timedelta(seconds=skew) if abs(skew) > 2 else timedelta(0))
+    assert decoded.key == "k"

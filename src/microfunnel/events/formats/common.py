@@ -21,7 +21,8 @@ import msgspec
 import zstandard
 
 from microfunnel.errors import DecodeError, PayloadTooLarge
-from microfunnel.events.model import Event
+from microfunnel.events.formats.context import device_from_user_agent, url_context
+from microfunnel.events.model import Event, correct_skew
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -29,10 +30,14 @@ __all__ = [
     "Rejected",
     "decode_json",
     "decompress",
+    "finish",
     "kind",
     "parse_epoch",
     "parse_time",
+    "require_list",
+    "require_object",
     "sniff_decompress",
+    "time_or_reason",
     "validation_message",
 ]
 
@@ -234,6 +239,21 @@ def kind(value: Any) -> str:
     return _KINDS.get(type(value), "a number")
 
 
+def require_object(root: Any, shape: str) -> dict[str, Any]:
+    """The decoded body as a dict, or DecodeError saying which ``shape`` was expected."""
+    if not isinstance(root, dict):
+        raise DecodeError(f"body must be a JSON object ({shape}), got {kind(root)}", field="body")
+    return root
+
+
+def require_list(root: dict[str, Any], name: str, items: str) -> list[Any]:
+    """``root[name]`` as a list, or DecodeError: "`batch` must be a list of events, got ..."."""
+    value = root[name]
+    if not isinstance(value, list):
+        raise DecodeError(f"`{name}` must be a list of {items}, got {kind(value)}", field=name)
+    return value
+
+
 def _malformed(body: bytes, text: str) -> str:
     if not body.strip():
         return "body is empty: send a JSON object"
@@ -243,6 +263,33 @@ def _malformed(body: bytes, text: str) -> str:
     assert match is not None  # the pattern matches any string
     where = f" at byte {match['byte']}" if match["byte"] else ""
     return f"body is not valid JSON{where}: {match['what']}"
+
+
+def finish(event: Event, source: str, sent_at: datetime | None, received_at: datetime) -> Event:
+    """Stamp server-side fields, fill context from the page URL and user agent, correct skew."""
+    event.plan_version = None
+    if sent_at is not None and event.sent_at is None:
+        event.sent_at = sent_at
+    context = event.context
+    context["source"] = source
+    if "page_url" in context and "page_path" not in context:
+        url = context["page_url"]
+        if isinstance(url, str) and url:
+            event.context = context = {**url_context(url), **context}
+    if "device" not in context:
+        user_agent = context.get("user_agent")
+        if isinstance(user_agent, str) and user_agent:
+            context["device"] = device_from_user_agent(user_agent)
+    return correct_skew(event, received_at)
+
+
+def time_or_reason(value: Any, name: str, reasons: list[str]) -> datetime | None:
+    """``parse_time(value)``, or None with a reason naming the field appended to ``reasons``."""
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        reasons.append(f"`{name}` is not a time: {exc}")
+        return None
 
 
 # --- times --------------------------------------------------------------------------------------

@@ -29,15 +29,19 @@ from microfunnel.events.formats.common import (
     DecodedBatch,
     Rejected,
     decode_json,
+    finish,
     kind,
     parse_time,
+    require_list,
+    require_object,
     sniff_decompress,
+    time_or_reason,
     validation_message,
 )
-from microfunnel.events.formats.context import device_from_user_agent, text, url_context
-from microfunnel.events.model import Event, correct_skew
+from microfunnel.events.formats.context import text
+from microfunnel.events.model import Event
 
-__all__ = ["decode", "finish"]
+__all__ = ["decode"]
 
 SOURCE = "native"
 _ID_FIELDS = ("event_id", "anonymous_id", "user_id", "session_id")
@@ -74,36 +78,13 @@ def decode(
     return DecodedBatch(events=events, rejected=rejected, key=fast.write_key, sent_at=fast.sent_at)
 
 
-def finish(event: Event, source: str, sent_at: datetime | None, received_at: datetime) -> Event:
-    """Stamp server-side fields, fill context from the page URL and user agent, correct skew."""
-    event.plan_version = None
-    if sent_at is not None and event.sent_at is None:
-        event.sent_at = sent_at
-    context = event.context
-    context["source"] = source
-    if "page_url" in context and "page_path" not in context:
-        url = context["page_url"]
-        if isinstance(url, str) and url:
-            event.context = context = {**url_context(url), **context}
-    if "device" not in context:
-        user_agent = context.get("user_agent")
-        if isinstance(user_agent, str) and user_agent:
-            context["device"] = device_from_user_agent(user_agent)
-    return correct_skew(event, received_at)
-
-
 def _empty_name(item: Any, index: int | None) -> Rejected:
     return Rejected(item=item, reasons=["`event` is empty: name the event"], index=index)
 
 
 def _decode_loose(body: bytes, received_at: datetime) -> DecodedBatch:
     """The slow path: decode to plain JSON and convert item by item, quarantining failures."""
-    root = decode_json(body)
-    if not isinstance(root, dict):
-        raise DecodeError(
-            f'body must be a JSON object (one event, or {{"batch": [...]}}), got {kind(root)}',
-            field="body",
-        )
+    root = require_object(decode_json(body), 'one event, or {"batch": [...]}')
     key = root.get("write_key")
     if key is not None and not isinstance(key, str):
         raise DecodeError(f"`write_key` must be a string, got {kind(key)}", field="write_key")
@@ -113,9 +94,7 @@ def _decode_loose(body: bytes, received_at: datetime) -> DecodedBatch:
             return DecodedBatch(events=[], rejected=[Rejected(item=root, reasons=reasons)])
         sent_at = event.sent_at
         return DecodedBatch(events=[finish(event, SOURCE, None, received_at)], sent_at=sent_at)
-    items = root["batch"]
-    if not isinstance(items, list):
-        raise DecodeError(f"`batch` must be a list of events, got {kind(items)}", field="batch")
+    items = require_list(root, "batch", "events")
     try:
         sent_at = parse_time(root.get("sent_at"))
     except ValueError as exc:
@@ -138,10 +117,7 @@ def _convert(item: Any) -> tuple[Event | None, list[str]]:
     fields = {k: v for k, v in item.items() if k not in _SERVER_FIELDS}
     reasons: list[str] = []
     for name in ("timestamp", "sent_at"):
-        try:
-            fields[name] = parse_time(fields.get(name))
-        except ValueError as exc:
-            reasons.append(f"`{name}` is not a time: {exc}")
+        fields[name] = time_or_reason(fields.get(name), name, reasons)
     for name in _ID_FIELDS:
         value = fields.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
