@@ -1,0 +1,94 @@
+"""A project at work: its store, plan, spool, writer and ingestor, opened and closed together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from microfunnel.config import Project
+from microfunnel.events.plan import TrackingPlan
+from microfunnel.events.privacy import PrivacySettings, hash_user_id
+from microfunnel.ingest.pipeline import Ingestor
+from microfunnel.ingest.quarantine import ReplayResult, replay_quarantine
+from microfunnel.ingest.spool import Spool
+from microfunnel.ingest.writer import Writer
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("microfunnel")
+
+
+def _sessionizer(project: Project) -> Any:
+    try:
+        from microfunnel.events.sessions import Sessionizer
+    except ImportError:  # pragma: no cover - sessions module not present
+        return None
+    return Sessionizer(timeout_minutes=project.settings.session_timeout_minutes).assign
+
+
+class Runtime:
+    """Everything a running project needs. Opening it replays the spool into the store."""
+
+    def __init__(self, project: Project | str | Path):
+        self.project = project if isinstance(project, Project) else Project(project)
+        settings = self.project.settings
+        self.store = self.project.open_store()
+        self.plan = TrackingPlan.load(self.project.plan_path)
+        self.privacy = PrivacySettings(
+            scrub_pii=settings.scrub_pii,
+            truncate_ip=settings.truncate_ip,
+            hash_user_ids=settings.hash_user_ids,
+            salt=settings.salt or None,
+        )
+        self.spool = Spool(self.project.spool_path, group_ms=settings.spool_group_ms)
+        self.writer = Writer(self.store, self.spool, batch_events=settings.writer_batch_events)
+        recovered = self.writer.recover()
+        if recovered:
+            log.info("replayed %d spool records into the store", recovered)
+        for problem in self.spool.recovered_problems:
+            log.warning("spool recovery: %s", problem)
+        self.spool.on_durable = self.writer.submit
+        self.writer.start()
+        self.ingestor = Ingestor(
+            self.plan, self.privacy, self.spool, sessionize=_sessionizer(self.project)
+        )
+        self._admin = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.project.settings.name
+
+    def reload_plan(self) -> TrackingPlan:
+        self.plan = TrackingPlan.load(self.project.plan_path)
+        self.ingestor.plan = self.plan
+        return self.plan
+
+    def replay_quarantine(self) -> ReplayResult:
+        with self._admin:
+            self.writer.drain()
+            plan = self.reload_plan()
+            return replay_quarantine(self.store, plan)
+
+    def forget(self, user_id: str) -> int:
+        """Erase a person everywhere: spool (by draining and dropping it), events, quarantine."""
+        with self._admin:
+            self.writer.drain()
+            removed = int(self.store.forget(user_id))
+            if self.privacy.hash_user_ids and self.privacy.salt:
+                removed += int(self.store.forget(hash_user_id(user_id, self.privacy.salt)))
+            self.spool.purge_applied()
+            return removed
+
+    def close(self) -> None:
+        self.spool.close()
+        self.writer.drain(timeout=60)
+        self.writer.stop()
+        self.store.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

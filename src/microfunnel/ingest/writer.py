@@ -1,0 +1,119 @@
+"""The single writer: moves durable spool records into the store, in order, in batches.
+
+It is the only code that writes events to the store while a server runs. After each batch is in
+the store it advances the spool checkpoint; a crash in between replays the batch on start-up and
+the store's event_id dedupe makes that harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from microfunnel.ingest.records import SpoolBatch, decode_batch
+from microfunnel.ingest.spool import Record, Spool
+from microfunnel.store.base import Store
+
+__all__ = ["Writer"]
+
+log = logging.getLogger("microfunnel.writer")
+
+
+class Writer:
+    """Applies spool records to a store on its own thread."""
+
+    def __init__(self, store: Store, spool: Spool, *, batch_events: int = 20_000):
+        self.store = store
+        self.spool = spool
+        self.batch_events = batch_events
+        self.applied_events = 0
+        self.last_error: str | None = None
+        self._pending: deque[Record] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.generation = 0  # bumped after every applied batch (cache invalidation)
+
+    def recover(self) -> int:
+        """Apply every record after the checkpoint (run before accepting new work)."""
+        records = list(self.spool.read_from(self.spool.checkpoint()))
+        for start in range(0, len(records), 64):
+            self._apply(records[start : start + 64])
+        return len(records)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="microfunnel-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, records: list[Record]) -> None:
+        """Called by the spool once records are durable."""
+        with self._cond:
+            self._pending.extend(records)
+            self._cond.notify_all()
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait until everything submitted is in the store."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stop:
+                    self._cond.wait()
+                if self._stop and not self._pending:
+                    return
+                taken: list[Record] = []
+                count = 0
+                while self._pending and count < self.batch_events:
+                    taken.append(self._pending.popleft())
+                    count += 1
+                self._busy = True
+            try:
+                self._apply(taken)
+            except Exception as exc:  # the store failed: keep the records, retry after a pause
+                self.last_error = str(exc)
+                log.error("writer could not apply %d records: %s; retrying", len(taken), exc)
+                with self._cond:
+                    self._pending.extendleft(reversed(taken))
+                time.sleep(1.0)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _apply(self, records: list[Record]) -> None:
+        if not records:
+            return
+        merged = SpoolBatch()
+        for record in records:
+            batch = decode_batch(record.payload)
+            merged.events.extend(batch.events)
+            merged.quarantine.extend(batch.quarantine)
+            merged.identities.extend(batch.identities)
+        for anonymous_id, user_id in merged.identities:
+            self.store.merge_identity(anonymous_id, user_id)
+        if merged.events:
+            self.store.insert_events(merged.events)
+        if merged.quarantine:
+            self.store.insert_quarantine(merged.quarantine)
+        self.spool.set_checkpoint(records[-1].end)
+        self.applied_events += len(merged.events)
+        self.last_error = None
+        self.generation += 1
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
