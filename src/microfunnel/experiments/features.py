@@ -222,6 +222,7 @@ class _Experiment:
         "parents",
         "ranges",
         "status",
+        "variation_info",
         "variations",
     )
 
@@ -237,6 +238,16 @@ class _Experiment:
         self.variations = variations
         meta = spec.get("meta")
         self.meta: list[Mapping[str, Any]] = meta if isinstance(meta, list) else []
+        self.variation_info = [
+            (
+                value,
+                str(info.get("key") or index),
+                info.get("name"),
+                bool(info.get("passthrough")),
+            )
+            for index, value in enumerate(variations)
+            for info in [self.meta[index] if index < len(self.meta) else {}]
+        ] or [(None, "0", None, False)]
         self.meta_index: dict[str, int] = {}
         for index, item in enumerate(self.meta):
             self.meta_index.setdefault(str(item.get("key")), index)
@@ -442,7 +453,12 @@ class Evaluator:
         """Run an inline experiment (``{"key", "variations", ...}``) for ``user``."""
         ctx = user if type(user) is UserContext else UserContext(attributes=user)  # type: ignore[arg-type]
         compiled = _Experiment(experiment, self._config.saved_groups)
-        return self._run(compiled, ctx.attributes, ctx, None, ())
+        result = self._run(compiled, ctx.attributes, ctx, None, ())
+        if result is None:
+            fallback = compiled.fallback_attribute if ctx.sticky_store is not None else None
+            attribute, raw, _ = _hash_value(ctx.attributes, compiled.hash_attribute, fallback)
+            result = _result(compiled, -1, False, None, attribute, raw)
+        return result
 
     def sticky_docs(self, user: UserContext) -> dict[str, dict[str, Any]]:
         """The user's sticky-bucket documents, loaded from the store on first use."""
@@ -490,7 +506,7 @@ class Evaluator:
             if rule.bandit is not None:
                 experiment = next(exp for test, exp in rule.bandit if test(attributes))
             result = self._run(experiment, attributes, user, key, stack)
-            if result.in_experiment and not result.passthrough:
+            if result is not None and result.in_experiment and not result.passthrough:
                 shown = experiment.as_dict
                 if result.leaf_id is not None and experiment.leaf is not None:
                     shown = {**shown, "contextualBandit": experiment.leaf[3]}
@@ -538,13 +554,14 @@ class Evaluator:
         user: UserContext,
         feature_id: str | None,
         stack: tuple[str, ...],
-    ) -> ExperimentResult:
+    ) -> ExperimentResult | None:
+        """The assignment, or ``None`` when the user is simply excluded (variation 0)."""
         sticky = user.sticky_store is not None and not exp.disable_sticky
         fallback = exp.fallback_attribute if sticky else None
         attribute, raw, value = _hash_value(attributes, exp.hash_attribute, fallback)
         n_variations = len(exp.variations)
         if n_variations < 2 or not user.enabled:
-            return _result(exp, -1, False, feature_id, attribute, raw)
+            return None
         if user.url:
             override = get_query_string_override(exp.key, user.url, n_variations)
             if override is not None:
@@ -553,29 +570,31 @@ class Evaluator:
             forced = user.forced_variations[exp.key]
             return _result(exp, forced, False, feature_id, attribute, raw)
         if not exp.active or not value:
-            return _result(exp, -1, False, feature_id, attribute, raw)
+            return None
         assigned, blocked = -1, False
         if sticky:
             assigned, blocked = self._sticky_variation(exp, attributes, user)
         found_sticky = assigned >= 0
         if not found_sticky and not self._targeted(exp, attributes, value, user, stack):
-            return _result(exp, -1, False, feature_id, attribute, raw)
+            return None
         n = exp.hash(value)
         if n is None:
-            return _result(exp, -1, False, feature_id, attribute, raw)
+            return None
         if not found_sticky:
             assigned = -1
             for index, (start, end) in enumerate(exp.ranges):  # type: ignore[arg-type]
                 if start <= n < end:
                     assigned = index
                     break
-        if blocked or assigned < 0:
-            return _result(exp, -1, False, feature_id, attribute, raw, sticky_used=blocked)
+        if blocked:
+            return _result(exp, -1, False, feature_id, attribute, raw, None, True)
+        if assigned < 0:
+            return None
         if exp.has_force:
             force = exp.force if type(exp.force) is int else -1
             return _result(exp, force, False, feature_id, attribute, raw)
         if user.qa_mode or exp.status == "stopped":
-            return _result(exp, -1, False, feature_id, attribute, raw)
+            return None
         result = _result(exp, assigned, True, feature_id, attribute, raw, n, found_sticky)
         if exp.leaf is not None:
             result.leaf_id, result.variation_weights, result.bandit_version, _ = exp.leaf
@@ -654,20 +673,20 @@ def _result(
     sticky_used: bool = False,
 ) -> ExperimentResult:
     in_experiment = True
-    if not isinstance(index, int) or not 0 <= index < len(exp.variations):
+    if type(index) is not int or not 0 <= index < len(exp.variations):
         index, in_experiment = 0, False
-    meta = exp.meta[index] if index < len(exp.meta) else {}
+    value, key, name, passthrough = exp.variation_info[index]
     return ExperimentResult(
-        value=exp.variations[index] if exp.variations else None,
-        variation_id=index,
-        in_experiment=in_experiment,
-        hash_used=hash_used,
-        hash_attribute=attribute,
-        hash_value=raw,
-        feature_id=feature_id,
-        key=str(meta.get("key") or index),
-        sticky_bucket_used=sticky_used,
-        bucket=bucket,
-        name=meta.get("name"),
-        passthrough=bool(meta.get("passthrough")),
+        value,
+        index,
+        in_experiment,
+        hash_used,
+        attribute,
+        raw,
+        feature_id,
+        key,
+        sticky_used,
+        bucket,
+        name,
+        passthrough,
     )
