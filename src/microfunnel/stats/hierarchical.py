@@ -29,7 +29,7 @@ TauMethod = Literal["mm", "reml"]
 
 @dataclass(frozen=True, slots=True)
 class PooledEffects:
-    """Shrunk effects with intervals that include the uncertainty in ``mu``."""
+    """Shrunk effects with intervals that include the uncertainty in ``mu`` and ``tau^2``."""
 
     method: TauMethod
     alpha: float
@@ -95,7 +95,11 @@ def partial_pool(
     mu, sw = _mu(y, v, tau2)
     shrink = v / (v + tau2)
     post = mu + (1 - shrink) * (y - mu)
-    post_var = (1 - shrink) * v + shrink * shrink / sw
+    # Kass & Steffey (1989) first-order correction for the uncertainty in tau^2, whose
+    # restricted-likelihood variance is about 2 / sum(w^2); without it intervals under-cover.
+    w = 1.0 / (v + tau2)
+    var_tau2 = 2.0 / float(np.sum(w * w))
+    post_var = (1 - shrink) * v + shrink * shrink / sw + (shrink * w * (y - mu)) ** 2 * var_tau2
     post_se = np.sqrt(post_var)
     z = float(special.ndtri(1 - alpha / 2))
 
