@@ -5,11 +5,12 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from microfunnel.sim import Planted, simulate
+from microfunnel.sim import Planted, simulate, simulate_arrow
 from microfunnel.store.base import events_to_arrow
 
 SHOP_DAYS = 28
 SHOP_VISITORS_PER_DAY = 400
+BULK_EVENTS = 500_000
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +18,17 @@ def shop_table() -> pa.Table:
     """Four weeks of the default shop through the real Event -> row mapping."""
     events = simulate(days=SHOP_DAYS, visitors_per_day=SHOP_VISITORS_PER_DAY, seed=11)
     return events_to_arrow(events)
+
+
+@pytest.fixture(scope="session")
+def bulk_table() -> pa.Table:
+    return simulate_arrow(BULK_EVENTS, seed=5)
+
+
+@pytest.fixture(params=["shop", "bulk"])
+def table(request: pytest.FixtureRequest) -> pa.Table:
+    """The same checks run on both generators: they share one shop and one set of effects."""
+    return request.getfixturevalue(f"{request.param}_table")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ Two generators share one shop model (``catalog.py``) and one set of planted effe
 See ``README.md`` in this package for the shop and every planted effect in plain words.
 """
 
+from microfunnel.sim.bulk import iter_arrow_chunks, simulate_arrow
 from microfunnel.sim.planted import Planted
 from microfunnel.sim.shop import DEFAULT_START, simulate
 
-__all__ = ["DEFAULT_START", "Planted", "simulate"]
+__all__ = ["DEFAULT_START", "Planted", "iter_arrow_chunks", "simulate", "simulate_arrow"]

@@ -62,6 +62,7 @@ __all__ = ["DEFAULT_START", "simulate"]
 DEFAULT_START = date(2024, 4, 1)
 LIBRARY = {"name": "microfunnel-sim", "version": "1"}
 MAX_GAP_SECONDS = 20 * 60  # keeps every session inside the 30-minute inactivity window
+SESSION_GAP = timedelta(minutes=31)
 ARMS = ("control", "treatment")
 _DEVICES = tuple(DEVICE_WEIGHTS)
 _DEVICE_W = tuple(DEVICE_WEIGHTS.values())
@@ -88,6 +89,7 @@ class _Visitor:
     arms: dict[str, str]
     user_id: str | None = None
     sessions: int = 0
+    last_seen: datetime | None = None
 
 
 @dataclass
@@ -344,6 +346,8 @@ def simulate(
             first = visitor.sessions == 1
             hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
             t = day_start + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
+            if visitor.last_seen is not None:  # a new session needs 30 minutes of quiet
+                t = max(t, visitor.last_seen + SESSION_GAP)
             weights = _SOURCE_W if first else _RETURN_SOURCE_W
             source = rng.choices(SOURCES, weights)[0]
             s = _Session(rng, visitor, planted, day, t, source, _uuid(rng))
@@ -355,6 +359,7 @@ def simulate(
                 if first:
                     for later in _return_days(rng, day, days):
                         returns[later].append(visitor)
+            visitor.last_seen = s.t
             for event in s.out:
                 heapq.heappush(pending, (event.timestamp or t, seq, event))
                 seq += 1
