@@ -26,6 +26,7 @@ from microfunnel.events.model import Event, correct_skew
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "Collector",
     "DecodedBatch",
     "Rejected",
     "decode_json",
@@ -34,6 +35,7 @@ __all__ = [
     "kind",
     "parse_epoch",
     "parse_time",
+    "raw_batch",
     "require_list",
     "require_object",
     "sniff_decompress",
@@ -239,6 +241,13 @@ def kind(value: Any) -> str:
     return _KINDS.get(type(value), "a number")
 
 
+def raw_batch(body: bytes, key: str = "batch") -> list[Any]:
+    """The items of a body exactly as sent: ``root[key]`` of an object, or a top-level list."""
+    root = msgspec.json.decode(body)
+    items = root.get(key) if isinstance(root, dict) else root
+    return items if isinstance(items, list) else []
+
+
 def require_object(root: Any, shape: str) -> dict[str, Any]:
     """The decoded body as a dict, or DecodeError saying which ``shape`` was expected."""
     if not isinstance(root, dict):
@@ -281,6 +290,56 @@ def finish(event: Event, source: str, sent_at: datetime | None, received_at: dat
         if isinstance(user_agent, str) and user_agent:
             context["device"] = device_from_user_agent(user_agent)
     return correct_skew(event, received_at)
+
+
+class Collector:
+    """Sorts a request's items into finished events and rejected items, in one DecodedBatch.
+
+    Fast paths decode items straight into structs, which keep only known fields; when such an
+    item is rejected, ``body`` is decoded again (once, lazily) for the items exactly as sent under
+    ``list_key``, so quarantine keeps everything. An event whose skew-corrected time falls off
+    the calendar is rejected, not raised.
+    """
+
+    __slots__ = ("_raw", "batch", "body", "list_key", "received_at", "source")
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        key: str | None,
+        sent_at: datetime | None,
+        received_at: datetime,
+        body: bytes = b"",
+        list_key: str = "batch",
+    ) -> None:
+        self.source = source
+        self.received_at = received_at
+        self.body = body
+        self.list_key = list_key
+        self._raw: list[Any] | None = None
+        self.batch = DecodedBatch(events=[], rejected=[], key=key, sent_at=sent_at)
+
+    def add(self, index: int | None, item: Any, event: Event | None, reasons: list[str]) -> None:
+        """Finish ``event``; or, when it is None, quarantine ``item`` with ``reasons``."""
+        if event is not None:
+            try:
+                self.batch.events.append(
+                    finish(event, self.source, self.batch.sent_at, self.received_at)
+                )
+                return
+            except OverflowError:
+                reasons = ["`timestamp` is out of range once corrected for clock skew"]
+        if isinstance(item, msgspec.Struct) and index is not None:
+            item = self._as_sent(index, item)
+        self.batch.rejected.append(Rejected(item=item, reasons=reasons, index=index))
+
+    def _as_sent(self, index: int, item: msgspec.Struct) -> Any:
+        if self._raw is None:
+            self._raw = raw_batch(self.body, self.list_key) if self.body else []
+        if index < len(self._raw):
+            return self._raw[index]
+        return msgspec.to_builtins(item)
 
 
 def time_or_reason(value: Any, name: str, reasons: list[str]) -> datetime | None:

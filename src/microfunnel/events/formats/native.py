@@ -26,10 +26,9 @@ import msgspec
 
 from microfunnel.errors import DecodeError
 from microfunnel.events.formats.common import (
+    Collector,
     DecodedBatch,
-    Rejected,
     decode_json,
-    finish,
     kind,
     parse_time,
     require_list,
@@ -46,6 +45,7 @@ __all__ = ["decode"]
 SOURCE = "native"
 _ID_FIELDS = ("event_id", "anonymous_id", "user_id", "session_id")
 _SERVER_FIELDS = ("received_at", "plan_version")
+_EMPTY_NAME = "`event` is empty: name the event"
 _HINTS = {"batch": "a list of events", "sent_at": "an ISO-8601 time"}
 
 
@@ -68,18 +68,19 @@ def decode(
         fast = msgspec.json.decode(body, type=_Batch)
     except (msgspec.DecodeError, UnicodeDecodeError):  # one bad item, or not JSON at all
         return _decode_loose(body, received_at)
-    events: list[Event] = []
-    rejected: list[Rejected] = []
+    out = Collector(
+        SOURCE,
+        key=fast.write_key,
+        sent_at=fast.sent_at,
+        received_at=received_at,
+        body=body,
+    )
     for index, event in enumerate(fast.batch):
         if event.event:
-            events.append(finish(event, SOURCE, fast.sent_at, received_at))
+            out.add(index, None, event, [])
         else:
-            rejected.append(_empty_name(msgspec.to_builtins(event), index))
-    return DecodedBatch(events=events, rejected=rejected, key=fast.write_key, sent_at=fast.sent_at)
-
-
-def _empty_name(item: Any, index: int | None) -> Rejected:
-    return Rejected(item=item, reasons=["`event` is empty: name the event"], index=index)
+            out.add(index, event, None, [_EMPTY_NAME])
+    return out.batch
 
 
 def _decode_loose(body: bytes, received_at: datetime) -> DecodedBatch:
@@ -90,24 +91,20 @@ def _decode_loose(body: bytes, received_at: datetime) -> DecodedBatch:
         raise DecodeError(f"`write_key` must be a string, got {kind(key)}", field="write_key")
     if "batch" not in root:
         event, reasons = _convert(root)
-        if event is None:
-            return DecodedBatch(events=[], rejected=[Rejected(item=root, reasons=reasons)])
-        sent_at = event.sent_at
-        return DecodedBatch(events=[finish(event, SOURCE, None, received_at)], sent_at=sent_at)
+        sent_at = event.sent_at if event is not None else None
+        out = Collector(SOURCE, key=key, sent_at=sent_at, received_at=received_at)
+        out.add(None, root, event, reasons)
+        return out.batch
     items = require_list(root, "batch", "events")
     try:
         sent_at = parse_time(root.get("sent_at"))
     except ValueError as exc:
         raise DecodeError(f"`sent_at` is not a time: {exc}", field="sent_at") from None
-    events: list[Event] = []
-    rejected: list[Rejected] = []
+    out = Collector(SOURCE, key=key, sent_at=sent_at, received_at=received_at)
     for index, item in enumerate(items):
         event, reasons = _convert(item)
-        if event is None:
-            rejected.append(Rejected(item=item, reasons=reasons, index=index))
-        else:
-            events.append(finish(event, SOURCE, sent_at, received_at))
-    return DecodedBatch(events=events, rejected=rejected, key=key, sent_at=sent_at)
+        out.add(index, item, event, reasons)
+    return out.batch
 
 
 def _convert(item: Any) -> tuple[Event | None, list[str]]:
@@ -130,5 +127,5 @@ def _convert(item: Any) -> tuple[Event | None, list[str]]:
         else:
             if event.event:
                 return event, []
-            reasons.append("`event` is empty: name the event")
+            reasons.append(_EMPTY_NAME)
     return None, reasons

@@ -35,10 +35,9 @@ import msgspec
 
 from microfunnel.errors import DecodeError
 from microfunnel.events.formats.common import (
+    Collector,
     DecodedBatch,
-    Rejected,
     decode_json,
-    finish,
     kind,
     parse_time,
     require_list,
@@ -110,16 +109,17 @@ def decode(
         sent_at = parse_time(sent_raw)
     except ValueError as exc:
         raise DecodeError(f"`sentAt` is not a time: {exc}", field="sentAt") from None
-    events: list[Event] = []
-    rejected: list[Rejected] = []
+    out = Collector(
+        SOURCE,
+        key=text(key),
+        sent_at=sent_at,
+        received_at=received_at,
+        body=body,
+    )
     for index, message in enumerate(messages):
         event, reasons = _to_event(message)
-        if event is None:
-            item = msgspec.to_builtins(message) if isinstance(message, _Message) else message
-            rejected.append(Rejected(item=item, reasons=reasons, index=index))
-        else:
-            events.append(finish(event, SOURCE, sent_at, received_at))
-    return DecodedBatch(events=events, rejected=rejected, key=text(key), sent_at=sent_at)
+        out.add(index, message, event, reasons)
+    return out.batch
 
 
 def _to_event(raw: Any) -> tuple[Event | None, list[str]]:
