@@ -18,6 +18,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
+	# gbstats (GrowthBook's engine, the reference in bench/stats.py) pins pandas<2 for parts we
+	# do not use; its statistics modules run on the pandas we have, so it goes in without deps.
+	$(BIN)/pip install -q --no-deps 'gbstats==0.8.0'
 	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "warning: could not install Debian's chromium; browser tests need /usr/bin/chromium")
