@@ -1,0 +1,188 @@
+"""Trends: the daily or weekly rate of a micro-conversion, its change, and drop alerts.
+
+The rate is persons doing ``event`` among active persons (or among persons doing ``among``, for
+a funnel step), counted per local calendar day in ``tz``: days follow the wall clock, so a DST
+change gives a 23- or 25-hour day rather than shifting every boundary by an hour. The latest
+``compare_days`` are compared with the ``compare_days`` before them (two-proportion z-test on
+distinct persons), and :func:`~microfunnel.analytics.alerts.detect_drops` flags the day a rate
+fell beyond noise, so a broken ``add_to_cart`` tag is seen before revenue falls.
+
+Example::
+
+    t = trend(store, "add_to_cart", tz="Europe/Berlin", where={"device": "desktop"})
+    for alert in t.alerts:
+        print(alert.began, alert.relative_change)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from microfunnel.analytics.alerts import RULE, DropAlert, detect_drops
+from microfunnel.analytics.scope import check_events, check_tz, check_where, utc_range
+from microfunnel.errors import QueryError
+from microfunnel.query.scope import event_filter
+from microfunnel.query.trends import period_rates_sql, rates_sql
+from microfunnel.stats.frequentist import EffectResult, z_test_proportions
+from microfunnel.stats.suffstats import ProportionStats
+
+__all__ = ["PeriodChange", "RatePoint", "Trend", "trend"]
+
+Interval = Literal["day", "week"]
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    period: date
+    active: int
+    converted: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class PeriodChange:
+    """The latest days against the same number of days before them."""
+
+    current_start: date
+    current_end: date
+    previous_start: date
+    previous_end: date
+    current: ProportionStats
+    previous: ProportionStats
+    test: EffectResult
+
+
+@dataclass(frozen=True)
+class Trend:
+    event: str
+    among: str | None
+    interval: Interval
+    tz: str
+    start: date
+    end: date
+    where: dict[str, str]
+    points: tuple[RatePoint, ...]
+    change: PeriodChange | None
+    alerts: tuple[DropAlert, ...]
+    alert_rule: str
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _last_day(store: Any, tz: str, where: dict[str, str], include_bots: bool) -> date:
+    cond, params = event_filter(where=where, include_bots=include_bots)
+    latest = store.scalar(f"SELECT max(timestamp) FROM events WHERE {cond}", params)
+    if latest is None:
+        raise QueryError("no events match: widen the filters, or send events first.")
+    aware = latest if latest.tzinfo else latest.replace(tzinfo=ZoneInfo("UTC"))
+    return aware.astimezone(ZoneInfo(tz)).date()
+
+
+def _proportion(row: dict[str, Any] | None) -> ProportionStats:
+    if row is None:
+        return ProportionStats(0, 0)
+    return ProportionStats(int(row["active"]), int(row["converted"]))
+
+
+def trend(
+    store: Any,
+    event: str,
+    *,
+    among: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    tz: str = "UTC",
+    interval: Interval = "day",
+    where: Mapping[str, str] | None = None,
+    include_bots: bool = False,
+    compare_days: int = 7,
+    baseline_days: int = 14,
+    alpha: float = 0.05,
+) -> Trend:
+    """The rate of ``event`` per day or week from ``start`` to ``end`` (local days, inclusive).
+
+    ``end`` defaults to the last day with data, ``start`` to 27 days before ``end``. Alerts are
+    computed on daily rates (``interval`` only changes the points reported).
+    """
+    if interval not in ("day", "week"):
+        raise QueryError(f"interval must be `day` or `week`, not `{interval}`.", field="interval")
+    if compare_days < 1:
+        raise QueryError("compare_days must be at least 1.", field="compare_days")
+    filters = check_where(where)
+    check_tz(tz)
+    check_events(store, [event, among])
+    end = end or _last_day(store, tz, filters, include_bots)
+    start = start or end - timedelta(days=27)
+    since, until = utc_range(start, end, tz)
+    common: dict[str, Any] = dict(
+        event=event, among=among, where=filters, include_bots=include_bots
+    )
+    daily = _daily(store, tz, since, until, common)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    counts = [daily.get(d, (0, 0)) for d in days]
+    if interval == "day":
+        points = tuple(_point(d, *c) for d, c in zip(days, counts, strict=True))
+    else:
+        sql, params = rates_sql(
+            store.dialect, tz=tz, interval="week", since=since, until=until, **common
+        )
+        points = tuple(
+            _point(_as_date(r["bucket"]), r["active"], r["converted"])
+            for r in store.query(sql, params).to_pylist()
+        )
+    alerts = detect_drops(
+        days, [c[0] for c in counts], [c[1] for c in counts], baseline_days=baseline_days
+    )
+    change = _change(store, start, end, tz, compare_days, alpha, common)
+    return Trend(
+        event, among, interval, tz, start, end, filters, points, change, alerts,
+        RULE.format(k=0.5, h=5.0, shewhart=4.0),
+    )  # fmt: skip
+
+
+def _point(day: date, active: int, converted: int) -> RatePoint:
+    active, converted = int(active), int(converted)
+    return RatePoint(day, active, converted, converted / active if active else 0.0)
+
+
+def _daily(
+    store: Any, tz: str, since: datetime | None, until: datetime | None, common: dict[str, Any]
+) -> dict[date, tuple[int, int]]:
+    sql, params = rates_sql(
+        store.dialect, tz=tz, interval="day", since=since, until=until, **common
+    )
+    return {
+        _as_date(r["bucket"]): (int(r["active"]), int(r["converted"]))
+        for r in store.query(sql, params).to_pylist()
+    }
+
+
+def _change(
+    store: Any,
+    start: date,
+    end: date,
+    tz: str,
+    compare_days: int,
+    alpha: float,
+    common: dict[str, Any],
+) -> PeriodChange | None:
+    current_start = end - timedelta(days=compare_days - 1)
+    previous_start = current_start - timedelta(days=compare_days)
+    if previous_start < start:
+        return None
+    since, split = utc_range(previous_start, current_start - timedelta(days=1), tz)
+    _, until = utc_range(current_start, end, tz)
+    assert since is not None and split is not None and until is not None
+    sql, params = period_rates_sql(split=split, since=since, until=until, **common)
+    rows = {int(r["bucket"]): r for r in store.query(sql, params).to_pylist()}
+    previous, current = _proportion(rows.get(0)), _proportion(rows.get(1))
+    return PeriodChange(
+        current_start, end, previous_start, current_start - timedelta(days=1), current, previous,
+        z_test_proportions(previous, current, alpha=alpha),
+    )  # fmt: skip
