@@ -23,7 +23,7 @@ from scipy import special
 
 from microfunnel.errors import InputError
 from microfunnel.stats.messages import EMPTY_ARM, SMALL_SAMPLE, ZERO_VARIANCE, WarningCode
-from microfunnel.stats.suffstats import MeanStats, ProportionStats
+from microfunnel.stats.suffstats import MeanStats, ProportionStats, RatioStats
 
 __all__ = [
     "BayesResult",
@@ -223,13 +223,16 @@ def bayes_proportions(
 
 
 def bayes_means(
-    control: MeanStats,
-    treatment: MeanStats,
+    control: MeanStats | RatioStats | ProportionStats,
+    treatment: MeanStats | RatioStats | ProportionStats,
     *,
     prior: NormalPrior | None = None,
     alpha: float = 0.05,
 ) -> BayesResult:
     """Gaussian model: flat priors on the arm means, optionally a Normal prior on the effect.
+
+    Any statistics with ``n``, ``mean`` and ``variance`` work (ratio metrics use the delta
+    method; proportions the normal approximation to the beta-binomial).
 
     With ``prior=None`` the chance to win equals GrowthBook's absolute-effect result.
     """

@@ -195,13 +195,17 @@ def z_test_proportions(
 
 
 def welch_t_test(
-    control: MeanStats | RatioStats,
-    treatment: MeanStats | RatioStats,
+    control: MeanStats | RatioStats | ProportionStats,
+    treatment: MeanStats | RatioStats | ProportionStats,
     *,
     alternative: Alternative = "two-sided",
     alpha: float = 0.05,
 ) -> EffectResult:
-    """Welch's unequal-variance t-test; ratio metrics use their delta-method variance."""
+    """Welch's unequal-variance t-test; ratio metrics use their delta-method variance.
+
+    On ``ProportionStats`` it is the unpooled t-test on a 0/1 metric (GrowthBook's frequentist
+    test); ``z_test_proportions`` is the textbook choice for conversions.
+    """
     warns: tuple[WarningCode, ...] = ()
     if any(isinstance(s, RatioStats) and s.n > 0 and s.den_sum == 0 for s in (control, treatment)):
         warns = (ZERO_DENOMINATOR,)
