@@ -16,9 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from playwright.sync_api import sync_playwright
+from tests.helpers import new_project, running_server
 
 from microfunnel.experiments.features import Evaluator
 from microfunnel.experiments.payload import build_payload
@@ -144,6 +147,11 @@ def scroll_to(page: Any, fraction: float) -> None:
         "f => window.scrollTo(0, f * (document.documentElement.scrollHeight - innerHeight))",
         fraction,
     )
+
+
+def applied_events(url: str) -> int:
+    projects = httpx.get(f"{url}/healthz").json()["projects"]
+    return sum(p["writer_applied_events"] for p in projects)
 
 
 def test_snippet_is_small() -> None:
@@ -362,3 +370,44 @@ def _supported(condition: Any) -> bool:
             for k, v in condition.items()
         )
     return True
+
+
+@pytest.mark.browser
+def test_the_snippet_feeds_the_real_collector_from_another_origin(
+    page: Any, collector: tuple[Collector, str], tmp_path: Path
+) -> None:
+    _, shop = collector  # the shop's origin; the collector below is another one
+    created = new_project(tmp_path / "project")
+    with running_server(created.project) as url:
+        query = {"consent": "1", "host": url, "key": created.write_key}
+        page.goto(f"{shop}/shop.html?{urlencode(query)}")
+        scroll_to(page, 1.0)
+        page.click("#add-to-cart")
+        page.wait_for_timeout(300)
+        page.goto(f"{shop}/shop.html?{urlencode({**query, 'page': 2})}")  # a beacon on pagehide
+        deadline = time.monotonic() + 10
+        while applied_events(url) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    with created.project.open_store() as store:
+        counts = {name: store.count_events(name) for name in store.event_names()}
+        assert store.quarantine_rows() == []  # every snippet event passes the default plan
+        anonymous = store.query("SELECT DISTINCT anonymous_id FROM events").to_pylist()
+    assert counts == {
+        "page_view": 2,
+        "view_item": 2,
+        "scroll_depth": 4,
+        "add_to_cart": 1,
+        "engaged_time": 1,
+    }
+    assert len(anonymous) == 1 and anonymous[0]["anonymous_id"]
+
+
+@pytest.mark.browser
+def test_calls_queued_before_the_snippet_loads_are_replayed(
+    page: Any, collector: tuple[Collector, str]
+) -> None:
+    received, base = collector
+    page.add_init_script("window.mf = [['track', 'newsletter_signup', {location: 'footer'}]]")
+    page.goto(f"{base}/shop.html")
+    [signup] = received.wait("newsletter_signup")
+    assert signup["properties"] == {"location": "footer"}
