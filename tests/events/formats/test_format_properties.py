@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microfunnel.errors import DecodeError
-from microfunnel.events.formats import native, posthog, segment
+from microfunnel.events.formats import native, posthog, segment, snowplow
 
 RECEIVED = datetime(2026, 11, 23, 14, 44, 16, tzinfo=UTC)
-DECODERS = {"native": native.decode, "segment": segment.decode, "posthog": posthog.decode}
+DECODERS = {
+    "native": native.decode,
+    "segment": segment.decode,
+    "posthog": posthog.decode,
+    "snowplow": snowplow.decode,
+}
 # Every decoder gets these on each run: enough to find the classic crashes, fast enough for CI.
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ROUND_TRIP = settings(FAST, max_examples=40)
@@ -185,3 +191,38 @@ def test_posthog_round_trip(sent, skew):
     ]
     check_round_trip(sent, decoded, skew)
     assert decoded.key == "phc"
+
+
+def millis(t: datetime) -> str:
+    return str(int((t - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(milliseconds=1)))
+
+
+@ROUND_TRIP
+@given(sent=st.lists(events, min_size=1, max_size=5), skew=st.integers(-7200, 7200))
+def test_snowplow_round_trip(sent, skew):
+    device_sent = RECEIVED - timedelta(seconds=skew)
+    data = [
+        {
+            "e": "ue",
+            "eid": e.event_id,
+            "duid": e.anonymous_id,
+            **({"uid": e.user_id} if e.user_id else {}),
+            "dtm": millis(e.timestamp),
+            "stm": millis(device_sent),
+            "ue_px": base64.urlsafe_b64encode(
+                msgspec.json.encode(
+                    {
+                        "schema": "iglu:x/u/jsonschema/1-0-0",
+                        "data": {
+                            "schema": f"iglu:shop/{e.event}/jsonschema/1-0-0",
+                            "data": e.properties,
+                        },
+                    }
+                )
+            ).decode(),
+        }
+        for e in sent
+    ]
+    body = msgspec.json.encode({"schema": "iglu:a/payload_data/jsonschema/1-0-4", "data": data})
+    decoded = snowplow.decode(body, content_type=None, query={}, received_at=RECEIVED)
+    check_round_trip(sent, decoded, skew)
