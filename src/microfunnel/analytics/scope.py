@@ -16,13 +16,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from microfunnel.errors import QueryError
-from microfunnel.query.scope import LIFTED_COLUMNS
+from microfunnel.query.scope import LIFTED_COLUMNS, EventScope, last_timestamp_sql
 
 __all__ = [
     "ASSOCIATION_NOTE",
     "check_events",
     "check_tz",
     "check_where",
+    "last_local_day",
     "suggest",
     "utc_range",
 ]
@@ -87,3 +88,12 @@ def utc_range(
     since = None if start is None else _utc_midnight(start, zone)
     until = None if end is None else _utc_midnight(end + timedelta(days=1), zone)
     return since, until
+
+
+def last_local_day(store: Any, tz: str, scope: EventScope) -> date:
+    """The local day in ``tz`` of the latest event in scope (the default end of a range)."""
+    latest = store.scalar(*last_timestamp_sql(scope))
+    if latest is None:
+        raise QueryError("no events match: widen the filters, or send events first.")
+    aware = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+    return aware.astimezone(check_tz(tz)).date()

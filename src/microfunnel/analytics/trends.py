@@ -20,12 +20,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from microfunnel.analytics.alerts import RULE, DropAlert, detect_drops
-from microfunnel.analytics.scope import check_events, check_tz, check_where, utc_range
+from microfunnel.analytics.scope import (
+    check_events,
+    check_tz,
+    check_where,
+    last_local_day,
+    utc_range,
+)
 from microfunnel.errors import QueryError
-from microfunnel.query.scope import event_filter
+from microfunnel.query.scope import EventScope
 from microfunnel.query.trends import period_rates_sql, rates_sql
 from microfunnel.stats.frequentist import EffectResult, z_test_proportions
 from microfunnel.stats.suffstats import ProportionStats
@@ -75,15 +80,6 @@ def _as_date(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _last_day(store: Any, tz: str, where: dict[str, str], include_bots: bool) -> date:
-    cond, params = event_filter(where=where, include_bots=include_bots)
-    latest = store.scalar(f"SELECT max(timestamp) FROM events WHERE {cond}", params)
-    if latest is None:
-        raise QueryError("no events match: widen the filters, or send events first.")
-    aware = latest if latest.tzinfo else latest.replace(tzinfo=ZoneInfo("UTC"))
-    return aware.astimezone(ZoneInfo(tz)).date()
-
-
 def _proportion(row: dict[str, Any] | None) -> ProportionStats:
     if row is None:
         return ProportionStats(0, 0)
@@ -117,7 +113,7 @@ def trend(
     filters = check_where(where)
     check_tz(tz)
     check_events(store, [event, among])
-    end = end or _last_day(store, tz, filters, include_bots)
+    end = end or last_local_day(store, tz, EventScope(where=filters, include_bots=include_bots))
     start = start or end - timedelta(days=27)
     since, until = utc_range(start, end, tz)
     common: dict[str, Any] = dict(

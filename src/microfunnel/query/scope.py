@@ -18,6 +18,7 @@ __all__ = [
     "days_between",
     "event_filter",
     "in_list",
+    "last_timestamp_sql",
     "local_day",
     "seconds_between",
     "week_start",
@@ -109,3 +110,9 @@ def seconds_between(dialect: Any, first: str, second: str) -> str:
     if dialect.name == "clickhouse":
         return f"dateDiff('microsecond', {first}, {second}) / 1000000.0"
     return f"date_diff('microsecond', {first}, {second}) / 1000000.0"
+
+
+def last_timestamp_sql(scope: EventScope) -> tuple[str, list[Any]]:
+    """The latest event time in scope (one row, one column)."""
+    cond, params = scope.condition()
+    return f"SELECT max(timestamp) FROM events WHERE {cond}", params
