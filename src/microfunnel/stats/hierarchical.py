@@ -86,7 +86,10 @@ def partial_pool(
     y = np.asarray(effects, dtype=float)
     se = np.asarray(std_errors, dtype=float)
     if y.ndim != 1 or y.shape != se.shape or y.size < 2 or np.any(se <= 0):
-        raise InputError("partial_pool needs >= 2 effects, each with a std error > 0.")
+        raise InputError(
+            "partial_pool needs >= 2 effects, each with a std error > 0: leave out segments "
+            "whose comparison returned a warning (no data or no variance) before pooling."
+        )
     names = tuple(labels) if labels is not None else tuple(str(i) for i in range(y.size))
     if len(names) != y.size:
         raise InputError("give one label per effect.")

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from microfunnel.errors import InputError
 from microfunnel.stats.cuped import cuped_adjust
-from microfunnel.stats.messages import EMPTY_ARM, ZERO_VARIANCE, WarningCode
+from microfunnel.stats.messages import EMPTY_ARM, SMALL_SAMPLE, ZERO_VARIANCE, WarningCode
 from microfunnel.stats.suffstats import CupedStats, MeanStats, ProportionStats, RatioStats
 
 __all__ = [
@@ -123,6 +123,8 @@ def msprt_test(
     n = int(n_a + n_b)
     if n_a == 0 or n_b == 0:
         return _neutral(alpha, tuning_n, n, previous_p_value, (*warns, EMPTY_ARM))
+    if min(n_a, n_b) < 2:
+        return _neutral(alpha, tuning_n, n, previous_p_value, (*warns, SMALL_SAMPLE))
     var = v_a / n_a + v_b / n_b
     if var <= 0:
         return _neutral(alpha, tuning_n, n, previous_p_value, (*warns, ZERO_VARIANCE))
