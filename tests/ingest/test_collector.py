@@ -162,3 +162,13 @@ def test_bad_events_are_quarantined_with_reasons_and_replayed_after_a_plan_fix(
     assert (first.replayed, second.replayed) == (1, 0)
     with proj.open_store() as store:
         assert store.count_events("gift_wrap_click") == 1
+
+
+def test_the_browser_snippet_is_served(project: tuple[Project, str, str]) -> None:
+    proj, _, _ = project
+    with running_server(proj) as url:
+        r = httpx.get(f"{url}/microfunnel.js", headers={"Origin": "https://shop.example"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/javascript")
+    assert r.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "sendBeacon" in r.text

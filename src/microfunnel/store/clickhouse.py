@@ -7,6 +7,7 @@ rewritten to ClickHouse's typed ``{pN:Type}`` placeholders.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from collections.abc import Sequence
@@ -107,22 +108,55 @@ def _ch_text(value: Any, nested: bool = False) -> str:
     return text
 
 
-class _ChdbBackend:
-    """chdb: ClickHouse in-process, data in a folder on disk."""
+class _Embedded:
+    """chdb runs one embedded ClickHouse per process, at one folder. Every chdb store of the
+    process shares it, each in its own database; the first store opened picks the folder."""
 
-    def __init__(self, path: str):
+    lock = threading.RLock()
+    session: Any = None
+    path: str | None = None
+    users = 0
+
+    @classmethod
+    def acquire(cls, path: str) -> Any:
         try:
             from chdb import session
         except ImportError as exc:  # pragma: no cover - depends on the extra
             raise ConfigError(
                 "the ClickHouse engine needs chdb: pip install 'microfunnel[clickhouse]'"
             ) from exc
-        self._session = session.Session(path)
-        self._lock = threading.Lock()
+        with cls.lock:
+            if cls.session is None:
+                cls.session = session.Session(path)
+                cls.path = path
+            cls.users += 1
+            return cls.session
+
+    @classmethod
+    def release(cls) -> None:
+        with cls.lock:
+            cls.users -= 1
+            if cls.users == 0 and cls.session is not None:
+                cls.session.close()
+                cls.session = None
+                cls.path = None
+
+
+class _ChdbBackend:
+    """chdb: ClickHouse in-process. The store's tables live in a database named after its
+    folder, so several stores can be open in one process."""
+
+    def __init__(self, path: str):
+        self._session = _Embedded.acquire(path)
+        resolved = str(Path(path).resolve())
+        self.database = "mf_" + hashlib.sha1(resolved.encode()).hexdigest()[:16]
+        with _Embedded.lock:
+            self._session.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")
 
     def run(self, sql: str, params: dict[str, Any]) -> pa.Table:
         text = {k: _ch_text(v) for k, v in params.items()}
-        with self._lock:
+        with _Embedded.lock:
+            self._session.query(f"USE {self.database}")
             result = self._session.query(sql, "ArrowStream", params=text or None)
         data = result.bytes()
         if not data:
@@ -130,12 +164,13 @@ class _ChdbBackend:
         return pa.ipc.open_stream(io.BytesIO(data)).read_all()
 
     def insert(self, table_name: str, data: pa.Table) -> None:
-        with self._lock:
-            _arrow_batch = data
+        with _Embedded.lock:
+            self._session.query(f"USE {self.database}")
+            _arrow_batch = data  # noqa: F841 - read by chdb's Python() table function
             self._session.query(f"INSERT INTO {table_name} SELECT * FROM Python(_arrow_batch)")
 
     def close(self) -> None:
-        self._session.close()
+        _Embedded.release()
 
 
 class _ServerBackend:
