@@ -19,3 +19,13 @@ def test_all_is_sorted_and_complete() -> None:
         assert set(getattr(module, "__all__", ())) <= exported, mod.name
     for name in stats_pkg.__all__:
         assert getattr(stats_pkg, name) is not None
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    for mod in pkgutil.iter_modules(stats_pkg.__path__):
+        module = importlib.import_module(f"microfunnel.stats.{mod.name}")
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, mod.name
+    assert doctest.testmod(stats_pkg).failed == 0
