@@ -9,7 +9,7 @@ from microfunnel.sim import Planted, simulate, simulate_arrow
 from microfunnel.store.base import events_to_arrow
 
 SHOP_DAYS = 28
-SHOP_VISITORS_PER_DAY = 400
+SHOP_VISITORS_PER_DAY = 250
 BULK_EVENTS = 500_000
 
 
@@ -23,12 +23,6 @@ def shop_table() -> pa.Table:
 @pytest.fixture(scope="session")
 def bulk_table() -> pa.Table:
     return simulate_arrow(BULK_EVENTS, seed=5)
-
-
-@pytest.fixture(params=["shop", "bulk"])
-def table(request: pytest.FixtureRequest) -> pa.Table:
-    """The same checks run on both generators: they share one shop and one set of effects."""
-    return request.getfixturevalue(f"{request.param}_table")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ are a few binomial standard errors, so an effect that is missing or of the wrong
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -19,9 +20,15 @@ from microfunnel.sim import Planted, simulate_arrow
 DAY_US = 86_400 * 1_000_000
 
 
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a string column and the strings they stand for."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    return encoded.indices.to_numpy(), encoded.dictionary.to_pylist()
+
+
 @dataclass
 class Sessions:
-    """Human sessions as numpy arrays: which events each has, and how many."""
+    """Human sessions as numpy arrays: which events each has, its device, day, visitor, arms."""
 
     counts: dict[str, np.ndarray]
     device: np.ndarray
@@ -32,40 +39,39 @@ class Sessions:
     @classmethod
     def of(cls, table: pa.Table) -> Sessions:
         t = table.filter(pc.invert(table["is_bot"]))
-        session = pc.dictionary_encode(t["session_id"]).combine_chunks().indices.to_numpy()
+        session, _ = _codes(t["session_id"])
         n = int(session.max()) + 1
-        names = t.column("event").to_numpy(zero_copy_only=False)
-        counts = {
-            name: np.bincount(session[names == name], minlength=n) for name in np.unique(names)
-        }
+        name, names = _codes(t["event"])
+        counts = {e: np.bincount(session[name == i], minlength=n) for i, e in enumerate(names)}
         ts = t.column("timestamp").to_numpy().astype("datetime64[us]").astype(np.int64)
-        first = np.full(n, np.iinfo(np.int64).max)
-        np.minimum.at(first, session, ts)
-        origin = int(first.min()) // DAY_US * DAY_US
+        order = np.lexsort((-ts, session))  # each session's first event comes last: wins below
+        first = np.empty(n, dtype=np.int64)
+        first[session[order]] = ts[order]
+        device_code, devices = _codes(t["device"])
         device = np.empty(n, dtype=object)
-        device[session] = t.column("device").to_numpy(zero_copy_only=False)
-        visitor_codes = pc.dictionary_encode(t["anonymous_id"]).combine_chunks().indices
+        device[session] = np.array(devices, dtype=object)[device_code]
+        anon, _ = _codes(t["anonymous_id"])
         visitor = np.empty(n, dtype=np.int64)
-        visitor[session] = visitor_codes.to_numpy()
-        return cls(counts, device, (first - origin) // DAY_US, visitor, _arms(t, visitor))
+        visitor[session] = anon
+        day = (first - first.min() // DAY_US * DAY_US) // DAY_US
+        return cls(counts, device, day, visitor, _arms(t, anon, visitor))
 
     def has(self, event: str) -> np.ndarray:
         return self.counts.get(event, np.zeros(len(self.device), dtype=np.int64)) > 0
 
 
-def _arms(t: pa.Table, visitor: np.ndarray) -> dict[str, np.ndarray]:
-    """Each session's arm per experiment, from the visitor's exposure event."""
-    exposures = t.filter(pc.equal(t["event"], "experiment_exposure"))
+def _arms(t: pa.Table, anon: np.ndarray, visitor: np.ndarray) -> dict[str, np.ndarray]:
+    """Each session's arm per experiment, from its visitor's exposure event."""
+    is_exposure = pc.equal(t["event"], "experiment_exposure").to_numpy(zero_copy_only=False)
     pattern = '"experiment_id":"(?P<e>[^"]+)","variation_id":"(?P<v>[^"]+)"'
-    found = pc.extract_regex(exposures["properties"], pattern).combine_chunks()
+    found = pc.extract_regex(t["properties"].filter(pa.array(is_exposure)), pattern)
+    found = found.combine_chunks()
     experiment = found.field("e").to_numpy(zero_copy_only=False)
     variation = found.field("v").to_numpy(zero_copy_only=False)
-    codes = pc.dictionary_encode(t["anonymous_id"]).combine_chunks()
-    lookup = {v: i for i, v in enumerate(codes.dictionary.to_pylist())}
-    who = np.array([lookup[a] for a in exposures.column("anonymous_id").to_pylist()])
+    who = anon[is_exposure]
     arms = {}
     for e in np.unique(experiment):
-        arm = np.full(len(lookup), "", dtype=object)
+        arm = np.full(int(anon.max()) + 1, "", dtype=object)
         arm[who[experiment == e]] = variation[experiment == e]
         arms[str(e)] = arm[visitor]
     return arms
@@ -84,7 +90,13 @@ def ratio_with_se(hit_t: int, n_t: int, hit_c: int, n_c: int) -> tuple[float, fl
     return ratio, math.sqrt(1 / hit_t - 1 / n_t + 1 / hit_c - 1 / n_c)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module", params=["shop", "bulk"])
+def table(request: pytest.FixtureRequest) -> pa.Table:
+    """Both generators: they share one shop and one set of planted effects."""
+    return request.getfixturevalue(f"{request.param}_table")
+
+
+@pytest.fixture(scope="module")
 def sessions(table: pa.Table) -> Sessions:
     return Sessions.of(table)
 
@@ -93,7 +105,8 @@ def test_mobile_drops_between_shipping_and_payment(sessions: Sessions, planted: 
     shipping, payment = sessions.has("add_shipping_info"), sessions.has("add_payment_info")
     for device in ("desktop", "mobile", "tablet"):
         mine = shipping & (sessions.device == device)
-        assert_rate(int((payment & mine).sum()), int(mine.sum()), planted.shipping_to_payment(device))
+        rate = planted.shipping_to_payment(device)
+        assert_rate(int((payment & mine).sum()), int(mine.sum()), rate)
 
 
 def test_shipping_to_payment_is_the_worst_checkout_step_on_mobile(sessions: Sessions) -> None:
@@ -105,7 +118,7 @@ def test_shipping_to_payment_is_the_worst_checkout_step_on_mobile(sessions: Sess
         chained.append(chained[-1] & r)
     rates = {
         f"{a}->{b}": chained[i + 1].sum() / chained[i].sum()
-        for i, (a, b) in enumerate(zip(steps, steps[1:], strict=False))
+        for i, (a, b) in enumerate(itertools.pairwise(steps))
     }
     assert min(rates, key=rates.__getitem__) == "add_shipping_info->add_payment_info", rates
 
@@ -149,9 +162,16 @@ def test_experiment_arms_split_as_planted(sessions: Sessions, planted: Planted) 
         arm = sessions.arms[experiment][first]
         assert set(arm) == {"control", "treatment"}
         assert_rate(int((arm == "control").sum()), len(arm), share)
+
+
+def test_srm_split_is_a_clear_mismatch_at_bulk_scale(
+    bulk_table: pa.Table, planted: Planted
+) -> None:
+    sessions = Sessions.of(bulk_table)
+    first = np.unique(sessions.visitor, return_index=True)[1]
     srm = sessions.arms[str(planted.srm_experiment_id)][first]
     z = ((srm == "control").mean() - 0.5) / math.sqrt(0.25 / len(srm))
-    assert z > 3  # a real mismatch, big enough to flag
+    assert z > 5  # what an SRM check must flag
 
 
 def _atc_ratio(sessions: Sessions, experiment: str) -> tuple[float, float]:
@@ -179,11 +199,10 @@ def test_a_strong_planted_lift_is_recovered_precisely() -> None:
     assert abs(math.log(ratio) - math.log(2.0)) < 3 * se and ratio > 1.6
     purchases = table.filter(pc.equal(table["event"], "purchase"))
     lines = pc.count_substring(purchases["properties"], '"item_id"').to_numpy()
-    arm = dict(zip(*np.unique(sessions.visitor, return_index=True), strict=True))
-    codes = pc.dictionary_encode(table["anonymous_id"]).combine_chunks()
-    lookup = {v: i for i, v in enumerate(codes.dictionary.to_pylist())}
-    who = [lookup[a] for a in purchases.column("anonymous_id").to_pylist()]
-    treated = sessions.arms[strong.experiment_id][[arm[w] for w in who]] == "treatment"
+    anon, _ = _codes(table["anonymous_id"])
+    arm_of_visitor = dict(zip(sessions.visitor, sessions.arms[strong.experiment_id], strict=True))
+    bought = anon[pc.equal(table["event"], "purchase").to_numpy(zero_copy_only=False)]
+    treated = np.array([arm_of_visitor[v] == "treatment" for v in bought])
     assert lines[treated].mean() - 1 == pytest.approx(strong.experiment_extra_item_rate, abs=0.1)
     assert lines[~treated].mean() - 1 == pytest.approx(strong.cart_extra_item_rate, abs=0.1)
     assert strong.experiment_aov_lift == pytest.approx(1.8 / 1.25 - 1)

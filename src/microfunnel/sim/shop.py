@@ -25,7 +25,6 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,7 +70,9 @@ _RETURN_SOURCE_W = tuple(w * (3 if i == DIRECT else 1) for i, w in enumerate(_SO
 
 
 def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    """A random (version 4) UUID drawn from ``rng``, so ids repeat with the seed."""
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def _geometric(rng: random.Random, p: float) -> int:
@@ -106,6 +107,18 @@ class _Session:
     out: list[Event] = field(default_factory=list)
     path: str = "/"
     referrer: str | None = None
+    fixed: dict[str, Any] = field(default_factory=dict)  # context keys that hold all session
+
+    def __post_init__(self) -> None:
+        v, src = self.visitor, self.source
+        self.referrer = src.referrer
+        self.fixed = {"device": v.device, "user_agent": v.user_agent, "ip": v.ip}
+        if src.utm_source:
+            self.fixed.update(
+                utm_source=src.utm_source, utm_medium=src.utm_medium, utm_campaign=src.utm_campaign
+            )
+        if v.is_bot:
+            self.fixed["is_bot"] = True
 
     def emit(
         self, name: str, properties: dict[str, Any] | None = None, *, dwell: float = 12.0
@@ -119,24 +132,16 @@ class _Session:
             self.t += timedelta(seconds=gap)
         if self.planted.tracking_broken(name, self.visitor.device, self.day):
             return
-        v, src = self.visitor, self.source
+        v = self.visitor
         context: dict[str, Any] = {
             "page_path": self.path,
             "page_url": SHOP_URL + self.path,
-            "device": v.device,
-            "user_agent": v.user_agent,
-            "ip": v.ip,
-            "library": LIBRARY,
+            **self.fixed,
+            "library": dict(LIBRARY),
             "consent": {"analytics": True},
         }
         if self.referrer:
             context["referrer"] = self.referrer
-        if src.utm_source:
-            context.update(
-                utm_source=src.utm_source, utm_medium=src.utm_medium, utm_campaign=src.utm_campaign
-            )
-        if v.is_bot:
-            context["is_bot"] = True
         latency = timedelta(seconds=0.04 + 1.5 * self.rng.random())
         self.out.append(
             Event(
@@ -351,7 +356,6 @@ def simulate(
             weights = _SOURCE_W if first else _RETURN_SOURCE_W
             source = rng.choices(SOURCES, weights)[0]
             s = _Session(rng, visitor, planted, day, t, source, _uuid(rng))
-            s.referrer = source.referrer
             if visitor.is_bot:
                 _bot_session(rng, s)
             else:
