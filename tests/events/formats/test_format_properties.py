@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microfunnel.errors import DecodeError
-from microfunnel.events.formats import native, posthog, segment, snowplow
+from microfunnel.events.formats import ga4, native, posthog, segment, snowplow
 
 RECEIVED = datetime(2026, 11, 23, 14, 44, 16, tzinfo=UTC)
 DECODERS = {
@@ -20,6 +20,7 @@ DECODERS = {
     "segment": segment.decode,
     "posthog": posthog.decode,
     "snowplow": snowplow.decode,
+    "ga4": ga4.decode,
 }
 # Every decoder gets these on each run: enough to find the classic crashes, fast enough for CI.
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -226,3 +227,28 @@ def test_snowplow_round_trip(sent, skew):
     body = msgspec.json.encode({"schema": "iglu:a/payload_data/jsonschema/1-0-4", "data": data})
     decoded = snowplow.decode(body, content_type=None, query={}, received_at=RECEIVED)
     check_round_trip(sent, decoded, skew)
+
+
+@ROUND_TRIP
+@given(sent=st.lists(events, min_size=1, max_size=5))
+def test_ga4_round_trip(sent):
+    # One request is one client; GA4 has no event id, send time or skew correction.
+    for e in sent:
+        body = msgspec.json.encode(
+            {
+                "client_id": e.anonymous_id,
+                **({"user_id": e.user_id} if e.user_id else {}),
+                "timestamp_micros": millis(e.timestamp) + "000",
+                "events": [{"name": e.event, "params": e.properties}],
+            }
+        )
+        decoded = ga4.decode(
+            body, content_type=None, query={"api_secret": "s"}, received_at=RECEIVED
+        )
+        [got] = decoded.events
+        assert (got.event, got.anonymous_id, got.user_id) == (e.event, e.anonymous_id, e.user_id)
+        assert got.timestamp == e.timestamp and got.properties == e.properties
+        again = ga4.decode(
+            body, content_type=None, query={}, received_at=RECEIVED + timedelta(hours=1)
+        )
+        assert again.events[0].event_id == got.event_id
