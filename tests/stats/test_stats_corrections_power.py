@@ -61,6 +61,10 @@ def test_mde_inverts_sample_size() -> None:
     assert mde_proportions(0.05, n).mde == pytest.approx(0.004, rel=1e-6)
     m = sample_size_means(3.0, 0.2, design="obrien_fleming").n_per_arm
     assert mde_means(3.0, m, design="obrien_fleming").mde == pytest.approx(0.2, rel=1e-6)
+    fixed_total = sample_size_means(3.0, 0.2).total
+    seq = sample_size_means(3.0, 0.2, design="msprt", tuning_n=fixed_total)
+    back = mde_means(3.0, seq.n_per_arm, design="msprt", tuning_n=fixed_total)
+    assert back.mde == pytest.approx(0.2, rel=1e-6)
 
 
 def test_power_is_achieved_in_simulation() -> None:

@@ -86,9 +86,7 @@ def inflation_factor(
         z_beta = float(special.ndtri(power))
 
         def gap(k: float) -> float:  # k = inflation; the boundary at n = k * fixed_total
-            r = k * fixed_total * rho2
-            bound = math.sqrt((1 + r) / r * (math.log1p(r) - 2 * math.log(alpha)))
-            return (bound + z_beta) ** 2 - k * base**2
+            return (_msprt_bound(k * fixed_total * rho2, alpha) + z_beta) ** 2 - k * base**2
 
         return float(optimize.brentq(gap, 1e-3, 1e6))
     z = group_sequential_bounds(looks, alpha=alpha, spending=design).z_bounds
@@ -97,6 +95,22 @@ def inflation_factor(
         return sum(crossing_probabilities(z, looks, drift)) - power
 
     return (float(optimize.brentq(shortfall, 0.0, 20.0)) / base) ** 2
+
+
+def _msprt_bound(r: float, alpha: float) -> float:
+    """|z| the confidence sequence needs at a look where ``r = n * rho^2``."""
+    return math.sqrt((1 + r) / r * (math.log1p(r) - 2 * math.log(alpha)))
+
+
+def _inflation_at_max(
+    design: Design, alpha: float, power: float, looks: int, total: float, tuning_n: float | None
+) -> float:
+    """Inflation when ``total`` is the maximum sample (the MDE direction)."""
+    if design != "msprt":
+        return inflation_factor(design, alpha=alpha, power=power, looks=looks)
+    r = total * msprt_rho2(tuning_n or total, alpha)
+    needed = _msprt_bound(r, alpha) + float(special.ndtri(power))
+    return (needed / _z_sum(alpha, power, "two-sided")) ** 2
 
 
 def _result(
@@ -168,9 +182,7 @@ def mde_means(
     if sd <= 0 or n_per_arm <= 0:
         raise InputError("mde_means needs sd > 0 and n_per_arm > 0.")
     total = n_per_arm * (1 + ratio)
-    k = inflation_factor(
-        design, alpha=alpha, power=power, looks=looks, fixed_total=total, tuning_n=tuning_n
-    )
+    k = _inflation_at_max(design, alpha, power, looks, total, tuning_n)
     mde = _z_sum(alpha, power, alternative) * sd * math.sqrt(k * (1 + 1 / ratio) / n_per_arm)
     return PowerResult(design, alpha, power, mde, n_per_arm, total, k)
 
@@ -191,9 +203,7 @@ def mde_proportions(
     if not 0 < baseline < 1 or n_per_arm <= 0:
         raise InputError("mde_proportions needs 0 < baseline < 1 and n_per_arm > 0.")
     total = n_per_arm * (1 + ratio)
-    k = inflation_factor(
-        design, alpha=alpha, power=power, looks=looks, fixed_total=total, tuning_n=tuning_n
-    )
+    k = _inflation_at_max(design, alpha, power, looks, total, tuning_n)
     z2 = _z_sum(alpha, power, alternative) ** 2 * k
 
     def gap(p: float) -> float:
