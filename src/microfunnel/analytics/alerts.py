@@ -8,8 +8,11 @@ has ``z < -shewhart`` (a sudden collapse). While ``S > 0`` the baseline stays fr
 before the suspected drop, so the drop never dilutes its own reference. The day the drop began
 is the split that best explains the run (the maximum-likelihood change point of a
 two-rate binomial model). After an alert the baseline restarts from that day, so one drop
-raises one alert. With ``k = 0.5, h = 5`` a stable rate raises a false alert about once in
-several hundred days (Montgomery, *Introduction to Statistical Quality Control*, ch. 9).
+raises one alert. ``k = 1`` tunes the chart to drops of two standard errors a day or more (a
+broken tag, a failing step), so slow drifts in who visits do not alert; with ``h = 4`` a
+stable binomial rate would raise a false alert less than once in ten thousand days
+(Siegmund's approximation of the average run length; Montgomery, *Introduction to Statistical
+Quality Control*, ch. 9). Real daily rates vary more than binomial noise, so expect more.
 
 This is a pure function over daily counts; ``microfunnel.stats`` has no change detection yet.
 
@@ -75,8 +78,8 @@ def detect_drops(
     *,
     baseline_days: int = 14,
     min_baseline_days: int = 7,
-    k: float = 0.5,
-    h: float = 5.0,
+    k: float = 1.0,
+    h: float = 4.0,
     shewhart: float = 4.0,
 ) -> tuple[DropAlert, ...]:
     """Alerts for drops in ``converted / active``, in day order (see the module docstring)."""

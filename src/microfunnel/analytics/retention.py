@@ -45,7 +45,7 @@ class Retention:
 
 
 def _day(value: Any) -> date:
-    return value.date() if isinstance(value, datetime) else value  # type: ignore[no-any-return]
+    return value.date() if isinstance(value, datetime) else value
 
 
 def retention(

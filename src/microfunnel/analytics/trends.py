@@ -138,7 +138,7 @@ def trend(
     change = _change(store, start, end, tz, compare_days, alpha, common)
     return Trend(
         event, among, interval, tz, start, end, filters, points, change, alerts,
-        RULE.format(k=0.5, h=5.0, shewhart=4.0),
+        RULE.format(k=1.0, h=4.0, shewhart=4.0),
     )  # fmt: skip
 
 
