@@ -9,7 +9,7 @@ Two generators share one shop model (``catalog.py``) and one set of planted effe
 - :func:`simulate_arrow` / :func:`iter_arrow_chunks` build the ``events`` table directly with
   numpy (tens of millions of rows) for the benchmarks.
 
-See ``README.md`` in this package for the shop and every planted effect in plain words.
+``README.md`` in this package describes the shop and every planted effect in plain words.
 """
 
 from microfunnel.sim.bulk import iter_arrow_chunks, simulate_arrow
