@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from microfunnel.config import Project
 from microfunnel.events.plan import TrackingPlan
 from microfunnel.events.privacy import PrivacySettings, hash_user_id
+from microfunnel.events.sessions import Sessionizer
 from microfunnel.ingest.pipeline import Ingestor
 from microfunnel.ingest.quarantine import ReplayResult, replay_quarantine
 from microfunnel.ingest.spool import Spool
@@ -21,11 +23,15 @@ log = logging.getLogger("microfunnel")
 
 
 def _sessionizer(project: Project) -> Any:
-    try:
-        from microfunnel.events.sessions import Sessionizer
-    except ImportError:  # pragma: no cover - sessions module not present
-        return None
-    return Sessionizer(timeout_minutes=project.settings.session_timeout_minutes).assign
+    """Derived sessions for events without one (30 minutes of inactivity by default)."""
+    sessions = Sessionizer(timedelta(minutes=project.settings.session_timeout_minutes))
+    lock = threading.Lock()
+
+    def assign(event: Any) -> None:
+        with lock:
+            sessions.assign(event)
+
+    return assign
 
 
 class Runtime:
