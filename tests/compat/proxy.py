@@ -4,6 +4,7 @@ and retries (the realistic way a retry creates duplicates)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -67,10 +68,8 @@ class DroppingProxy:
             pass
         finally:
             for s in (client, upstream):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
     def close(self) -> None:

@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.compat.proxy import DroppingProxy
-from tests.helpers import new_project, running_server
 
 from microfunnel.config import Project
 from microfunnel.project import CreatedProject
+from tests.compat.proxy import DroppingProxy
+from tests.helpers import new_project, running_server
 
 WHEN = datetime(2026, 11, 2, 12, 34, 56, 789000, tzinfo=UTC)
 PROPS = {"currency": "EUR", "value": 19.99, "items": [{"item_id": "SKU-123", "price": 19.99}]}
@@ -36,8 +36,8 @@ def shop(tmp_path: Path) -> Iterator[tuple[CreatedProject, str, int]]:
 def _stored(project: Project) -> list[dict[str, Any]]:
     with project.open_store() as store:
         return store.query(
-            "SELECT event_id, event, user_id, anonymous_id, person_id, timestamp, properties, source "
-            "FROM events ORDER BY event_id"
+            "SELECT event_id, event, user_id, anonymous_id, person_id, timestamp, properties, "
+            "source FROM events ORDER BY event_id"
         ).to_pylist()
 
 
