@@ -24,6 +24,8 @@ from typing import Any, Literal
 __all__ = [
     "SEGMENT_COLUMNS",
     "MeasureSpec",
+    "baseline_sql",
+    "data_range_sql",
     "experiment_stats_sql",
     "exposure_summary_sql",
     "velocity_sql",
@@ -137,7 +139,7 @@ def experiment_stats_sql(
         "  WHERE rn = 1 AND person_id NOT IN (SELECT person_id FROM mixed)\n)",
         "ev AS (\n"
         f"  SELECT person_id, event, value, {dialect.epoch_us('timestamp')} AS t_us\n"
-        f"  FROM events WHERE event IN ({events}) AND NOT is_bot\n)",
+        f"  FROM events WHERE event IN ({events}) AND NOT is_bot AND timestamp < ?\n)",
         "vals AS (\n"
         f"  SELECT u.person_id, u.arm, u.t0_us{u_segs},\n{values}\n"
         "  FROM units AS u LEFT JOIN ev AS e ON e.person_id = u.person_id\n"
@@ -182,7 +184,7 @@ def experiment_stats_sql(
         f"FROM capped GROUP BY arm, day{seg_cols}\n"
         f"ORDER BY arm, day{seg_cols}"
     )
-    return sql, [experiment_id, since, until]
+    return sql, [experiment_id, since, until, until]
 
 
 def velocity_sql(
@@ -207,6 +209,25 @@ def velocity_sql(
     return sql, [*baseline, *recent, *events]
 
 
-def last_event_sql() -> tuple[str, list[Any]]:
-    """One row: the latest event timestamp (the end of the data)."""
-    return "SELECT max(timestamp) AS last FROM events", []
+def data_range_sql() -> tuple[str, list[Any]]:
+    """One row ``(first, last)``: the earliest and latest event timestamps."""
+    return "SELECT min(timestamp) AS first, max(timestamp) AS last FROM events", []
+
+
+def baseline_sql(
+    dialect: Any, *, measure: MeasureSpec, since: datetime, until: datetime
+) -> tuple[str, list[Any]]:
+    """One row ``(units, total, total_sq)``: persons active in ``[since, until)`` and the sum and
+    sum of squares of ``measure`` per person (the baseline a test is sized from)."""
+    value = _unit_value(dialect, measure, "1 = 1")
+    sql = (
+        "WITH per_unit AS (\n"
+        f"  SELECT e.person_id, {value} AS v\n"
+        "  FROM events AS e WHERE NOT e.is_bot AND e.timestamp >= ? AND e.timestamp < ?\n"
+        "  GROUP BY e.person_id\n"
+        ")\n"
+        "SELECT CAST(count(*) AS BIGINT) AS units, CAST(sum(v) AS DOUBLE) AS total,\n"
+        "  CAST(sum(v * v) AS DOUBLE) AS total_sq\n"
+        "FROM per_unit"
+    )
+    return sql, [since, until]
