@@ -166,9 +166,13 @@ def scrub_text(text: str) -> str:
 
 
 def _scrub_plain(text: str) -> str:
-    if _MAYBE_PII.search(text) is None:
-        return text
-    return _PII.sub(_replace, _CARD_RUN.sub(_replace_cards, text))
+    # Repeat to a fixed point: a phone cut short (a price after it) may leave one beside it.
+    while _MAYBE_PII.search(text) is not None:
+        scrubbed = _PII.sub(_replace, _CARD_RUN.sub(_replace_cards, text))
+        if scrubbed == text:
+            break
+        text = scrubbed
+    return text
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -187,7 +191,7 @@ def _replace_phone(match: re.Match[str]) -> str:
         rest = found[group.end() : group.end() + 2] or after
         if count >= 7 and not (rest[:1] == "." and rest[1:2].isdigit()):
             best = group.end()
-    return found if best < 0 else PHONE + _PII.sub(_replace, found[best:])
+    return found if best < 0 else PHONE + found[best:]
 
 
 def _replace_cards(match: re.Match[str]) -> str:
