@@ -1,0 +1,95 @@
+"""Experiments: the declared experiments with their status, and one experiment's report."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from microfunnel.experiments.analysis import EPOCH, analyze, analyze_table, experiment_stats
+from microfunnel.experiments.definitions import Definitions, ExperimentDef, load_definitions
+from microfunnel.experiments.report import ExperimentReport
+from microfunnel.experiments.tables import StatsTable
+from microfunnel.server.dashboard.views.charts import lines, series
+from microfunnel.server.runtime import Runtime
+
+__all__ = ["definitions", "listing", "report_page", "running", "sequential_path"]
+
+
+def definitions(runtime: Runtime) -> Definitions:
+    return load_definitions(runtime.project.experiments_path, events=runtime.plan.event_names)
+
+
+def running(runtime: Runtime) -> list[ExperimentDef]:
+    return [e for e in definitions(runtime).experiments.values() if e.status == "running"]
+
+
+def listing(runtime: Runtime) -> dict[str, Any]:
+    defs = definitions(runtime)
+    order = {"running": 0, "draft": 1, "stopped": 2}
+    exps = sorted(defs.experiments.values(), key=lambda e: (order.get(e.status, 3), e.key))
+    return {"experiments": exps}
+
+
+def _until_day(table: StatsTable, day: int) -> StatsTable:
+    keep = table.mask(max_day=day)
+    return replace(
+        table,
+        arm=table.arm[keep],
+        day=table.day[keep],
+        segment_values={k: v[keep] for k, v in table.segment_values.items()},
+        columns={k: v[keep] for k, v in table.columns.items()},
+    )
+
+
+def sequential_path(table: StatsTable, exp: ExperimentDef, metric: str) -> list[dict[str, Any]]:
+    """The primary effect and its always-valid interval as the report read it after each day."""
+    path = []
+    for day in table.days:
+        report = analyze_table(_until_day(table, day), exp, segments=False)
+        for r in report.metrics:
+            if r.metric == metric and r.arm == exp.arms[1]:
+                path.append({"day": EPOCH + timedelta(days=day), "result": r})
+    return path
+
+
+def report_page(runtime: Runtime, key: str) -> dict[str, Any]:
+    exp = definitions(runtime).experiment(key)
+    report = analyze(runtime.store, exp)
+    primary = report.metrics[0].metric if report.metrics else exp.primary.key
+    path: list[dict[str, Any]] = []
+    if report.since is not None and report.until is not None:
+        table = experiment_stats(runtime.store, exp, since=report.since, until=report.until)
+        path = sequential_path(table, exp, primary)
+    return {
+        "exp": exp,
+        "report": report,
+        "path_chart": _path_chart(path, primary, exp.primary.kind),
+        "forest": forest(report),
+        "primary_segments": [s for s in report.segments if s.metric == primary],
+        "other_segments": [s for s in report.segments if s.metric != primary],
+    }
+
+
+def _path_chart(path: list[dict[str, Any]], metric: str, kind: str) -> dict[str, Any]:
+    effect = series(
+        f"{metric}: effect (treatment − control) and its always-valid interval",
+        [(p["day"], p["result"].effect) for p in path],
+        band=[(p["day"], p["result"].sequential_ci_lower, p["result"].sequential_ci_upper)
+              for p in path],
+    )  # fmt: skip
+    return lines([effect], fmt="pp" if kind == "conversion" else "num", zero=True)
+
+
+def forest(report: ExperimentReport) -> dict[str, Any]:
+    rows = []
+    two_arms = len(report.arms) == 2
+    for r in report.metrics:
+        better = r.relative_effect > 0 if r.higher_is_better else r.relative_effect < 0
+        flag = ("good" if better else "bad") if r.adjusted_p_value < 0.05 else "neutral"
+        rows.append({
+            "label": f"{r.metric} ({r.role})" if two_arms else f"{r.metric} ({r.role}, {r.arm})",
+            "est": r.relative_effect,
+            "lo": r.relative_ci_lower, "hi": r.relative_ci_upper, "flag": flag,
+        })  # fmt: skip
+    return {"type": "forest", "rows": rows, "fmt": "spct", "ref": 0, "log": False}
