@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ProjectOption = typer.Option(Path("."), "--project", "-p", help="The project folder.")
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")

@@ -102,6 +102,7 @@ def import_file(runtime: Runtime, path: Path, *, progress: bool = True) -> Inges
     if not path.exists():
         raise InputError(f"{path} does not exist", field="file")
     totals = [0, 0, 0]
+    stored_before = runtime.writer.stored_events
     with Progress(disable=not progress) as bar:
         task = bar.add_task(f"importing {path.name}", total=_count(path))
         for rows in _rows(path):
@@ -123,4 +124,6 @@ def import_file(runtime: Runtime, path: Path, *, progress: bool = True) -> Inges
             totals[2] += result.duplicates
             bar.advance(task, len(rows))
     runtime.writer.drain()
-    return IngestResult(*totals)
+    stored = runtime.writer.stored_events - stored_before
+    # events the store already had (an earlier import of the same file) are duplicates too
+    return IngestResult(stored, totals[1], totals[2] + totals[0] - stored)

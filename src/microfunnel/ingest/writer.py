@@ -29,6 +29,7 @@ class Writer:
         self.spool = spool
         self.batch_events = batch_events
         self.applied_events = 0
+        self.stored_events = 0  # applied minus those the store already had (retries)
         self.last_error: str | None = None
         self._pending: deque[Record] = deque()
         self._cond = threading.Condition()
@@ -103,7 +104,7 @@ class Writer:
         for anonymous_id, user_id in merged.identities:
             self.store.merge_identity(anonymous_id, user_id)
         if merged.events:
-            self.store.insert_events(merged.events)
+            self.stored_events += self.store.insert_events(merged.events).inserted
         if merged.quarantine:
             self.store.insert_quarantine(merged.quarantine)
         self.spool.set_checkpoint(records[-1].end)
