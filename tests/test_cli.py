@@ -90,7 +90,7 @@ def test_keys_create_and_list(tmp_path: Path) -> None:
         "keys", "create", "--kind", "secret", "--label", "ci", "-p", str(project), "--json"
     )
     key = json.loads(out)["key"]
-    code, out = run("keys", "list", "-p", str(project), "--json")
+    _code, out = run("keys", "list", "-p", str(project), "--json")
     listed = json.loads(out)
     assert any(k["label"] == "ci" and key.startswith(k["key"].rstrip("…")) for k in listed)
     assert key not in (project / "keys.json").read_text()  # secrets are stored hashed
