@@ -86,7 +86,7 @@ def test_jsonl_with_a_broken_line_is_quarantined_not_lost(tmp_path: Path) -> Non
 def test_keys_create_and_list(tmp_path: Path) -> None:
     project = tmp_path / "shop"
     run("init", str(project))
-    code, out = run(
+    _, out = run(
         "keys", "create", "--kind", "secret", "--label", "ci", "-p", str(project), "--json"
     )
     key = json.loads(out)["key"]
