@@ -104,8 +104,9 @@ def test_bots_are_flagged_and_fast(bulk_table: pa.Table) -> None:
 
 
 def test_a_million_events_in_under_ten_seconds() -> None:
-    started = time.perf_counter()
+    # CPU time of this process: other jobs sharing the machine do not count against it.
+    started = time.process_time()
     table = simulate_arrow(1_000_000, seed=8)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert table.num_rows == 1_000_000
     assert elapsed < 10, f"{elapsed:.1f} s"

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from microfunnel.events.model import Event
 from microfunnel.sim import Planted, simulate
@@ -61,8 +62,10 @@ def _visitors_with(table: pa.Table, event: str) -> set[str]:
     return set(rows.column("anonymous_id").to_pylist())
 
 
-def test_funnel_rates_are_plausible(shop_table: pa.Table) -> None:
-    humans = shop_table.filter(pc.invert(shop_table["is_bot"]))
+@pytest.mark.parametrize("generator", ["shop", "bulk"])
+def test_funnel_rates_are_plausible(generator: str, request: pytest.FixtureRequest) -> None:
+    table = request.getfixturevalue(f"{generator}_table")
+    humans = table.filter(pc.invert(table["is_bot"]))
     visitors = len(set(humans.column("anonymous_id").to_pylist()))
     rate = {e: len(_visitors_with(humans, e)) / visitors for e in ("add_to_cart", "purchase")}
     assert 0.05 <= rate["add_to_cart"] <= 0.15
