@@ -14,12 +14,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from microfunnel.config import Project
 from microfunnel.errors import DefinitionError
 from microfunnel.events.plan import TrackingPlan
-from microfunnel.experiments.definitions import Definitions, load_definitions
+from microfunnel.experiments.definitions import Definitions, load_definitions, parse_definitions
 
-__all__ = ["WEIGHTS_FILE", "load_project_definitions", "load_weights", "project_payload"]
+__all__ = [
+    "WEIGHTS_FILE",
+    "load_project_definitions",
+    "load_weights",
+    "project_payload",
+    "save_experiment",
+]
 
 WEIGHTS_FILE = "experiment-weights.json"
 
@@ -73,3 +81,23 @@ def project_payload(project: Project) -> dict[str, Any]:
     with _lock:
         _cache[key] = (stamp, payload)
     return payload
+
+
+def save_experiment(project: Project, raw: dict[str, Any]) -> Definitions:
+    """Add or replace one experiment in experiments.yaml, after checking the whole file with it.
+
+    The file is rewritten only when every definition still validates, so a bad definition sent
+    through the API never reaches SDKs.
+    """
+    path = project.experiments_path
+    doc = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    key = raw.get("key")
+    if not isinstance(key, str) or not key:
+        raise DefinitionError("An experiment needs a non-empty string `key`.", field="key")
+    others = [e for e in doc.get("experiments") or [] if e.get("key") != key]
+    doc["experiments"] = [*others, raw]
+    defs = parse_definitions(doc, events=_plan_events(project))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    tmp.replace(path)
+    return defs
