@@ -20,7 +20,7 @@ from microfunnel.query.scope import EventScope
 from microfunnel.server.dashboard import auth
 from microfunnel.server.dashboard.cache import ResultCache, data_version
 from microfunnel.server.dashboard.render import STATIC, render
-from microfunnel.server.dashboard.views import data, experiments, explore, overview
+from microfunnel.server.dashboard.views import data, experiments, explore, insights, overview
 from microfunnel.server.dashboard.views import funnel as funnel_view
 from microfunnel.server.runtime import Runtime
 
@@ -226,6 +226,32 @@ def retention(
         request, "retention.html", active="/retention", title="Retention", form=form,
         key=("retention", event, weeks),
         build=lambda rt: explore.retention_page(rt.store, event=event or None, weeks=weeks),
+    )  # fmt: skip
+
+
+@router.get("/drivers", response_class=HTMLResponse)
+def drivers(request: Request, macro: str = Query("purchase", max_length=200)) -> Response:
+    return page(
+        request, "drivers.html", active="/drivers", title="Drivers", form={"macro": macro},
+        key=("drivers", macro), build=lambda rt: insights.drivers_page(rt.store, macro),
+    )  # fmt: skip
+
+
+@router.get("/forecast", response_class=HTMLResponse)
+def forecast(request: Request) -> Response:
+    steps = list(funnel_view.DEFAULT_STEPS)
+    rates: dict[str, float] = {}
+    for name in steps[1:]:
+        raw = request.query_params.get(name)
+        if raw:
+            try:
+                rates[name] = float(raw)
+            except ValueError:
+                rates[name] = -1.0  # the library rejects it with a message
+    return page(
+        request, "forecast.html", active="/forecast", title="Forecast", form=rates,
+        key=("forecast", tuple(sorted(rates.items()))),
+        build=lambda rt: insights.forecast_page(rt.store, steps, rates),
     )  # fmt: skip
 
 

@@ -28,7 +28,7 @@
     if (kind === "pct") return (v * 100).toFixed(d) + " %";
     if (kind === "spct") return (v >= 0 ? "+" : "") + (v * 100).toFixed(d) + " %";
     if (kind === "pp") return (v >= 0 ? "+" : "") + (v * 100).toFixed(d) + " pp";
-    if (kind === "x") return v.toFixed(2) + "×";
+    if (kind === "x") return (v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(2)) + "×";
     if (kind === "money") return v.toLocaleString("en-US", { maximumFractionDigits: 0 });
     if (kind === "hours") return v < 1 ? (v * 60).toFixed(0) + " min" : v.toFixed(1) + " h";
     return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en-US") : String(+v.toFixed(3));
@@ -231,7 +231,7 @@
 
   /* forest: {rows: [{label, est, lo, hi, flag}], fmt, ref, log} */
   function forest(fig, spec) {
-    var rowH = 28, w = 900, left = 330, right = 170, h = spec.rows.length * rowH + 34;
+    var rowH = 28, w = 960, left = 330, right = 250, h = spec.rows.length * rowH + 34;
     var s = svg(fig, w, h);
     var tr = spec.log ? Math.log : function (v) { return v; };
     var vals = [tr(spec.ref)];

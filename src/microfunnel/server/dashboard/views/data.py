@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from microfunnel.server.dashboard.views.insights import quality_panel
 from microfunnel.server.runtime import Runtime
 
 __all__ = ["data_page"]
@@ -30,4 +31,5 @@ def data_page(runtime: Runtime, *, limit: int = 200) -> dict[str, Any]:
         "quarantine": quarantine,
         "quarantine_limit": limit,
         "total_events": store.count_events(),
+        **quality_panel(store, plan.event_names),
     }

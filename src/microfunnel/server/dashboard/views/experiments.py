@@ -6,10 +6,11 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from microfunnel.experiments.analysis import EPOCH, analyze, analyze_table, experiment_stats
+from microfunnel.experiments.analysis import EPOCH, analyze_table, experiment_stats
 from microfunnel.experiments.definitions import Definitions, ExperimentDef, load_definitions
 from microfunnel.experiments.report import ExperimentReport
 from microfunnel.experiments.tables import StatsTable
+from microfunnel.experiments.workflow import analyze_experiment, list_experiments
 from microfunnel.server.dashboard.views.charts import lines, series
 from microfunnel.server.runtime import Runtime
 
@@ -25,9 +26,8 @@ def running(runtime: Runtime) -> list[ExperimentDef]:
 
 
 def listing(runtime: Runtime) -> dict[str, Any]:
-    defs = definitions(runtime)
     order = {"running": 0, "draft": 1, "stopped": 2}
-    exps = sorted(defs.experiments.values(), key=lambda e: (order.get(e.status, 3), e.key))
+    exps = sorted(list_experiments(runtime.project), key=lambda e: (order.get(e.status, 3), e.key))
     return {"experiments": exps}
 
 
@@ -55,7 +55,7 @@ def sequential_path(table: StatsTable, exp: ExperimentDef, metric: str) -> list[
 
 def report_page(runtime: Runtime, key: str) -> dict[str, Any]:
     exp = definitions(runtime).experiment(key)
-    report = analyze(runtime.store, exp)
+    report = analyze_experiment(runtime.project, runtime.store, key)
     primary = report.metrics[0].metric if report.metrics else exp.primary.key
     path: list[dict[str, Any]] = []
     if report.since is not None and report.until is not None:
