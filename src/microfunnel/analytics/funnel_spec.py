@@ -1,0 +1,220 @@
+"""The words a funnel question is asked in (steps, exclusions, breakdowns) and their checks.
+
+Turning them into a :class:`~microfunnel.query.funnel.FunnelSpec` validates everything a store
+can tell us about: event names (with the closest known names suggested), property names,
+windows, time ranges.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from microfunnel.errors import QueryError
+from microfunnel.query.conditions import LIFTED, Filter, Match, check_name
+from microfunnel.query.segments import Attribution, SegmentSpec
+from microfunnel.store.base import Store
+
+__all__ = ["Behaviour", "Breakdown", "Exclude", "Step", "to_utc"]
+
+_OPS = {"eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "is_set"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """A funnel step: an event (or any of several) with optional property filters.
+
+    ``where`` maps a property to a value (equality), a list (any of) or ``(op, value)`` with op
+    in eq, ne, in, not_in, gt, gte, lt, lte, contains, is_set. ``window`` bounds the time from
+    the previous step; an ``optional`` step may be skipped.
+
+    >>> Step("add_to_cart", where={"device": "mobile"}).name
+    'add_to_cart'
+    """
+
+    event: str | Sequence[str]
+    where: Mapping[str, Any] = field(default_factory=dict)
+    window: timedelta | None = None
+    optional: bool = False
+    label: str | None = None
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
+
+    @property
+    def name(self) -> str:
+        return self.label or " | ".join(self.events)
+
+    def matches(self) -> tuple[Match, ...]:
+        filters = tuple(_filter(k, v) for k, v in self.where.items())
+        return tuple(Match(e, filters) for e in self.events)
+
+
+@dataclass(frozen=True)
+class Exclude:
+    """Drop a chain when ``event`` happens after step ``after`` and before step ``before``
+    (default: anywhere between the first and the last step)."""
+
+    event: str
+    where: Mapping[str, Any] = field(default_factory=dict)
+    after: int = 0
+    before: int | None = None
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Break a funnel down by a property of the attributed step's event.
+
+    ``by``: a lifted column (``device``, ``utm_source``, ``value``...), an event property
+    (``cart_id`` or ``properties.cart_id``), ``context.<key>``, or ``returning`` (new vs
+    returning). ``bands`` cut a number into ranges; ``attribution`` is ``first``, ``last`` or a
+    step index; segments beyond the ``top`` largest become ``Other``.
+    """
+
+    by: str
+    attribution: Attribution = "first"
+    top: int | None = 10
+    bands: Sequence[float] = ()
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """A behavioural segment: persons who did ``event`` at least ``min_count`` times (or on
+    ``min_count`` distinct values of ``distinct``) in the analysed range are ``yes``.
+
+    >>> Behaviour("compared_products", "view_item", min_count=2, distinct="item_id").min_count
+    2
+    """
+
+    name: str
+    event: str
+    where: Mapping[str, Any] = field(default_factory=dict)
+    min_count: int = 2
+    distinct: str | None = None
+
+
+def _filter(prop: str, spec: Any) -> Filter:
+    if isinstance(spec, tuple) and len(spec) == 2 and spec[0] in _OPS:
+        return Filter(prop, spec[0], spec[1])
+    if isinstance(spec, (list, set, frozenset)):
+        return Filter(prop, "in", list(spec))
+    return Filter(prop, "eq", spec)
+
+
+def to_utc(value: datetime | date | None, tz: str) -> datetime | None:
+    """A bound of a time range as naive UTC; dates and naive times are local to ``tz``."""
+    if value is None:
+        return None
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise QueryError(
+            f"unknown time zone {tz!r}: use an IANA name such as 'Europe/Paris'"
+        ) from exc
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+class Checker:
+    """Checks names against what the store holds (one query for event names, one per property)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._names: list[str] | None = None
+
+    def event(self, name: str) -> None:
+        if self._names is None:
+            self._names = self.store.event_names()
+        if name not in self._names:
+            close = difflib.get_close_matches(name, self._names, n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            known = ", ".join(self._names[:12]) or "none yet"
+            raise QueryError(
+                f"unknown event {name!r}: no such event in this project.{hint} "
+                f"Known events: {known}.",
+                field="event",
+            )
+
+    def prop(self, name: str, events: Sequence[str] = ()) -> None:
+        if name in {"returning"}:
+            return
+        key = name.removeprefix("context.").removeprefix("properties.")
+        check_name(key)
+        if name in LIFTED:
+            return
+        column = "context" if name.startswith("context.") else "properties"
+        text = self.store.dialect.json_text(column, key)
+        where = f"{text} IS NOT NULL"
+        params: list[Any] = []
+        if events:
+            where += " AND event IN (" + ", ".join("?" for _ in events) + ")"
+            params = list(events)
+        found = self.store.query(f"SELECT 1 FROM events WHERE {where} LIMIT 1", params)
+        if found.num_rows == 0:
+            on = f" on {', '.join(events)}" if events else ""
+            raise QueryError(
+                f"unknown property {name!r}: no event{on} carries it. Check the spelling, use a "
+                f"lifted column ({', '.join(LIFTED[:6])}, ...) or 'context.<key>' for context.",
+                field="property",
+            )
+
+
+def segment_spec(
+    breakdown: Breakdown | Behaviour, checker: Checker, start: datetime | None, end: datetime | None
+) -> SegmentSpec:
+    if isinstance(breakdown, Behaviour):
+        checker.event(breakdown.event)
+        if breakdown.min_count < 1:
+            raise QueryError("a behaviour needs min_count >= 1")
+        if breakdown.distinct:
+            checker.prop(breakdown.distinct, [breakdown.event])
+        for prop in breakdown.where:
+            checker.prop(prop, [breakdown.event])
+        match = Match(breakdown.event, tuple(_filter(k, v) for k, v in breakdown.where.items()))
+        return SegmentSpec(
+            kind="behaviour",
+            matches=(match,),
+            min_count=breakdown.min_count,
+            distinct=breakdown.distinct,
+            start=start,
+            end=end,
+        )
+    checker.prop(breakdown.by)
+    if breakdown.top is not None and breakdown.top < 1:
+        raise QueryError("top must be at least 1 (or None for every segment)")
+    bands = tuple(float(b) for b in breakdown.bands)
+    if list(bands) != sorted(set(bands)):
+        raise QueryError("bands must be increasing numbers, e.g. [50, 100, 200]")
+    return SegmentSpec(
+        kind="returning" if breakdown.by == "returning" else "property",
+        prop=None if breakdown.by == "returning" else breakdown.by,
+        bands=bands,
+        attribution=breakdown.attribution,
+        top_n=breakdown.top,
+    )
+
+
+def check_steps(steps: Sequence[Step], checker: Checker) -> None:
+    if len(steps) < 2:
+        raise QueryError(
+            f"a funnel needs at least two steps, got {len(steps)}: add the step people should "
+            "reach (for one event alone, count it with a trend instead)",
+            field="steps",
+        )
+    for step in steps:
+        for event in step.events:
+            checker.event(event)
+        for prop in step.where:
+            checker.prop(prop, step.events)
+        if step.window is not None and step.window <= timedelta(0):
+            raise QueryError(f"the window of step {step.name!r} must be positive", field="window")
+    if steps[0].optional or steps[-1].optional:
+        raise QueryError("the first and the last step cannot be optional", field="steps")
