@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from microfunnel.experiments.report import Health, VelocitySegment
 from microfunnel.experiments.tables import StatsTable
@@ -84,7 +84,11 @@ def velocity_guard(
 def data_range(store: Store) -> tuple[datetime | None, datetime | None]:
     sql, params = data_range_sql()
     row = store.query(sql, params).to_pylist()[0]
-    return row["first"], row["last"]
+
+    def naive(t: datetime | None) -> datetime | None:  # engines differ: ClickHouse says UTC
+        return t.astimezone(UTC).replace(tzinfo=None) if t is not None and t.tzinfo else t
+
+    return naive(row["first"]), naive(row["last"])
 
 
 def check_health(
