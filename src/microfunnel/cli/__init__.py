@@ -24,6 +24,8 @@ app = typer.Typer(
 _GROUPS: list[tuple[str, str | None]] = [
     ("microfunnel.cli.core", None),
     ("microfunnel.cli.analytics", None),
+    ("microfunnel.cli.insights", None),
+    ("microfunnel.cli.report", None),
     ("microfunnel.cli.experiments", "experiment"),
 ]
 

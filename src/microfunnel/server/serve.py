@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from datetime import date, timedelta
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,8 @@ def run_demo(
     url = server.start()
     write_key = project.keys.write[0]
     if fresh:
-        events = list(simulate(days=days, visitors_per_day=visitors_per_day, seed=7))
+        start = date.today() - timedelta(days=days)  # the last `days` days, ending today
+        events = list(simulate(days=days, visitors_per_day=visitors_per_day, seed=7, start=start))
         sums = send_events(url, write_key, events, total=len(events))
         console.print(
             f"seeded {sums['accepted']} events ({sums['quarantined']} quarantined by the "

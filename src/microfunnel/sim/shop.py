@@ -182,13 +182,19 @@ def _landing(rng: random.Random, s: _Session, first_item: Item | None, lists: bo
     return "/"
 
 
+def _list_props(category: str) -> dict[str, Any]:
+    """A category listing as GA4 sends it: the list and the first products shown."""
+    shown = [item.as_ga4() for item in CATALOG if item.item_category == category][:4]
+    return {"item_list_id": category, "item_list_name": category, "items": shown}
+
+
 def _bot_session(rng: random.Random, s: _Session) -> None:
     s.navigate("/")
     for _ in range(rng.randint(BASE.bot_min_events, BASE.bot_max_events)):
         if rng.random() < 0.5:
             category = rng.choice(CATEGORIES)
             s.navigate(f"/c/{category}")
-            s.emit("view_item_list", {"item_list_id": category, "item_list_name": category})
+            s.emit("view_item_list", _list_props(category))
         else:
             s.view_item(rng.choice(CATALOG))
 
@@ -219,7 +225,7 @@ def _human_session(rng: random.Random, s: _Session, *, first: bool, experiments:
         category = viewed[0].item_category if viewed else rng.choice(CATEGORIES)
         if landing != f"/c/{category}":
             s.navigate(f"/c/{category}")
-        s.emit("view_item_list", {"item_list_id": category, "item_list_name": category}, dwell=1.0)
+        s.emit("view_item_list", _list_props(category), dwell=1.0)
 
     micro = {
         name: rng.random() < rate
