@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from datetime import date, timedelta
 from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 

@@ -166,7 +166,7 @@ class _ChdbBackend:
     def insert(self, table_name: str, data: pa.Table) -> None:
         with _Embedded.lock:
             self._session.query(f"USE {self.database}")
-            _arrow_batch = data  # noqa: F841 - read by chdb's Python() table function
+            _arrow_batch = data  # chdb's Python() table function reads it by name
             self._session.query(f"INSERT INTO {table_name} SELECT * FROM Python(_arrow_batch)")
 
     def close(self) -> None:
