@@ -172,3 +172,15 @@ def test_the_browser_snippet_is_served(project: tuple[Project, str, str]) -> Non
     assert r.headers["content-type"].startswith("application/javascript")
     assert r.headers["access-control-allow-origin"] == "https://shop.example"
     assert "sendBeacon" in r.text
+
+
+def test_a_clickhouse_project_collects_the_same_way(tmp_path: Path) -> None:
+    created = new_project(tmp_path / "ch", engine="clickhouse")
+    auth = {"Authorization": f"Bearer {created.write_key}"}
+    with running_server(created.project) as url:
+        first = httpx.post(f"{url}/v1/events", json={"batch": _events(30)}, headers=auth)
+        retry = httpx.post(f"{url}/v1/events", json={"batch": _events(30)}, headers=auth)
+    assert first.json()["accepted"] == 30 and retry.json()["duplicates"] == 30
+    with created.project.open_store() as store:
+        assert store.engine == "clickhouse"
+        assert store.count_events() == 30
