@@ -4,7 +4,9 @@ Each format module exposes ``decode(body, *, content_type, query, received_at) -
 ``native`` (ours), ``segment`` (Segment and RudderStack), ``posthog`` (v0 and v1), ``snowplow``
 (tracker protocol) and ``ga4`` (Measurement Protocol). The server undoes ``Content-Encoding``
 with :func:`decompress` first (bounded, zip-bomb safe); decoders also sniff gzip and zstd bodies
-sent without the header.
+sent without the header. A decoder raises only ``DecodeError`` (400: the body as a whole is
+unusable, the message says what and where) or ``PayloadTooLarge`` (413: over ``MAX_BODY_BYTES``
+once decompressed); items that cannot become events come back in ``rejected`` for quarantine.
 
 >>> from datetime import UTC, datetime
 >>> batch = DECODERS["native"](
