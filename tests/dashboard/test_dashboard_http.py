@@ -1,0 +1,137 @@
+"""The dashboard over HTTP without a browser: the login gate beyond localhost, the key cookie,
+and the result cache following new data."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+
+from microfunnel.project import CreatedProject
+from microfunnel.server.app import create_app
+from microfunnel.server.dashboard.cache import ResultCache
+from microfunnel.server.dashboard.routes import CACHE
+from microfunnel.server.serve import ServerThread
+from microfunnel.sim import simulate
+from tests.helpers import new_project
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> CreatedProject:
+    return new_project(tmp_path / "shop", name="gate shop")
+
+
+@pytest.fixture
+def client(shop: CreatedProject) -> Iterator[httpx.Client]:
+    """A real server on loopback with local_ok off: pages behave as on a public address."""
+    server = ServerThread([shop.project])
+    app = create_app([shop.project], local_ok=False)
+    server.server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
+    server.thread = threading.Thread(target=server.server.run, daemon=True)
+    url = server.start()
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            c.app = app  # type: ignore[attr-defined]
+            yield c
+    finally:
+        server.stop()
+
+
+def send(client: httpx.Client, write_key: str, days: int, start: date) -> int:
+    events = list(simulate(days=days, visitors_per_day=20, seed=days, start=start))
+    body = msgspec.json.encode({"batch": events})
+    answer = client.post(
+        "/v1/events", content=body, headers={"Authorization": f"Bearer {write_key}"}
+    )
+    assert answer.status_code == 200
+    runtime = client.app.state.hub.runtimes[0]  # type: ignore[attr-defined]
+    assert runtime.writer.drain(timeout=30)
+    return int(answer.json()["accepted"])
+
+
+def test_pages_ask_for_a_key_beyond_localhost(client: httpx.Client, shop: CreatedProject) -> None:
+    for path in ("/", "/funnel?step=view_item&step=purchase", "/data"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/login?next=")
+    form = client.get("/login?next=/data")
+    assert form.status_code == 200 and 'name="key"' in form.text
+    assert client.get("/static/app.css").status_code == 200  # assets need no key
+
+
+def test_login_sets_a_strict_httponly_cookie(client: httpx.Client, shop: CreatedProject) -> None:
+    wrong = client.post("/login", data={"key": "mfs_nope", "next": "/data"})
+    assert wrong.status_code == 403 and "Unknown key" in wrong.text
+    write = client.post("/login", data={"key": shop.write_key, "next": "/data"})
+    assert write.status_code == 403 and "write key" in write.text
+    ok = client.post(
+        "/login", data={"key": shop.secret_key, "next": "/data"}, follow_redirects=False
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == "/data"
+    cookie = ok.headers["set-cookie"]
+    assert cookie.startswith("mf_key=") and "HttpOnly" in cookie
+    assert re.search(r"SameSite=strict", cookie, re.I)
+    page = client.get("/data")
+    assert page.status_code == 200 and "No events yet" in page.text
+    client.cookies.clear()
+    assert client.get("/data", follow_redirects=False).status_code == 303
+
+
+def test_login_only_redirects_within_the_site(client: httpx.Client, shop: CreatedProject) -> None:
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        ok = client.post(
+            "/login", data={"key": shop.secret_key, "next": target}, follow_redirects=False
+        )
+        assert ok.headers["location"] == "/"
+
+
+def test_results_are_cached_until_new_events_arrive(
+    client: httpx.Client, shop: CreatedProject
+) -> None:
+    headers = {"Authorization": f"Bearer {shop.secret_key}"}
+    first = send(client, shop.write_key, days=3, start=date(2024, 5, 1))
+
+    def shown() -> int:
+        page = client.get("/data", headers=headers)
+        assert page.status_code == 200
+        found = re.search(r'id="total-events">([\d,]+)<', page.text)
+        assert found is not None
+        return int(found.group(1).replace(",", ""))
+
+    assert shown() == first
+    hits = CACHE.hits
+    assert shown() == first
+    assert CACHE.hits > hits  # the second view came from the cache
+    second = send(client, shop.write_key, days=2, start=date(2024, 5, 10))
+    assert shown() == first + second  # the writer's new generation invalidated it
+
+
+def test_a_bad_question_renders_the_library_message(
+    client: httpx.Client, shop: CreatedProject
+) -> None:
+    headers = {"Authorization": f"Bearer {shop.secret_key}"}
+    send(client, shop.write_key, days=2, start=date(2024, 5, 1))
+    page = client.get("/trends?event=add_to_crat", headers=headers)
+    assert page.status_code == 400
+    assert "add_to_cart" in page.text  # the library suggests the closest name
+    assert '<form class="controls' in page.text  # and the controls stay usable
+
+
+def test_cache_computes_a_missing_result_once() -> None:
+    cache, calls = ResultCache(max_entries=2), []
+    for _ in range(3):
+        assert cache.get(("p", 1), "k", lambda: calls.append(1) or 7) == 7
+    assert len(calls) == 1
+    assert cache.get(("p", 2), "k", lambda: calls.append(1) or 8) == 8  # new data version
+    for key in ("a", "b", "c"):
+        cache.get(("p", 2), key, lambda: 0)
+    assert cache.get(("p", 2), "k", lambda: 9) == 9  # evicted beyond max_entries
