@@ -134,8 +134,8 @@ def run_demo(
         events = list(simulate(days=days, visitors_per_day=visitors_per_day, seed=7, start=start))
         sums = send_events(url, write_key, events, total=len(events))
         console.print(
-            f"seeded {sums['accepted']} events ({sums['quarantined']} quarantined by the "
-            "tracking plan, on purpose: see Data > Quarantine)"
+            f"seeded {sums['accepted']} events; {sums['quarantined']} failed the tracking plan "
+            "(the shop's checkout sends error types the plan does not know: see Data > Quarantine)"
         )
     console.print(f"\n[bold green]microfunnel is running:[/bold green] [bold]{url}/[/bold]")
     console.print(f"  project folder: {folder}")
