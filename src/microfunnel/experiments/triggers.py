@@ -18,6 +18,7 @@ the rule itself is measured.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -101,6 +102,7 @@ def exposure_event(
             context[name] = attributes[name]
     return Event(
         event="experiment_exposure",
+        event_id=str(uuid.uuid4()),
         anonymous_id=unit or None,
         user_id=attributes.get("user_id"),
         timestamp=at or datetime.now(UTC),
