@@ -16,6 +16,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from microfunnel.analytics.funnel import funnel
 from microfunnel.analytics.funnel_spec import Breakdown, Step
 from microfunnel.analytics.trends import trend
+from microfunnel.report import report_from_store
+from microfunnel.server.dashboard.views.funnel import DEFAULT_STEPS
 
 from .conftest import ARTIFACTS, Site
 
@@ -185,3 +187,35 @@ def test_data_page_and_replay(site: Site, page: tuple[Page, Watch]) -> None:
     assert left < pending
     assert number(pg.inner_text("#quarantine-count")) == left
     assert number(pg.inner_text("#total-events")) == site.api("/api/events/count").json()["count"]
+
+
+def test_report_is_self_contained(site: Site, browser: Browser) -> None:
+    html = report_from_store(
+        site.runtime.project, site.runtime.store, experiment="free_shipping_banner"
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "report.html"
+    path.write_text(html)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    watch, requests = Watch(pg), []
+    pg.on("request", lambda r: requests.append(r.url))
+    pg.goto(path.as_uri())
+    pg.wait_for_load_state("networkidle")
+    pg.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    assert [r for r in requests if r != path.as_uri()] == []
+    assert watch.problems == []
+    charts = pg.locator("figure.chart")
+    assert charts.count() >= 10
+    assert pg.locator("figure.chart[data-drawn='1']").count() == charts.count()
+    want = funnel(
+        site.runtime.store,
+        [Step(s) for s in DEFAULT_STEPS],
+        window=timedelta(hours=24),
+        breakdown=Breakdown("device"),
+    )
+    assert number(pg.inner_text("#entered")) == want.steps[0].count
+    assert pg.inner_text("#bottleneck") == want.bottleneck
+    api = site.api("/api/experiments/free_shipping_banner/report").json()
+    assert api["decision"]["outcome"] in pg.inner_text("#decision")
+    context.close()

@@ -13,7 +13,9 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
+from typer.testing import CliRunner
 
+from microfunnel.cli.report import app as report_app
 from microfunnel.project import CreatedProject
 from microfunnel.server.app import create_app
 from microfunnel.server.dashboard.cache import ResultCache
@@ -135,3 +137,21 @@ def test_cache_computes_a_missing_result_once() -> None:
     for key in ("a", "b", "c"):
         cache.get(("p", 2), key, lambda: 0)
     assert cache.get(("p", 2), "k", lambda: 9) == 9  # evicted beyond max_entries
+
+
+def test_report_command_writes_one_offline_file(shop: CreatedProject, tmp_path: Path) -> None:
+    store = shop.project.open_store()
+    store.insert_events(list(simulate(days=15, visitors_per_day=25, seed=5)))
+    store.close()
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        report_app, ["--out", str(out), "--project", str(shop.project.path), "-s", "view_item",
+                     "-s", "add_to_cart", "-s", "purchase", "--window", "48"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "<script src" not in html and 'rel="stylesheet"' not in html
+    assert html.count('class="chart') >= 8 and "microfunnelCharts" in html
+    assert "48.0 h" in html and 'id="bottleneck"' in html
+    empty = CliRunner().invoke(report_app, ["--out", str(out), "--project", str(tmp_path)])
+    assert empty.exit_code == 2

@@ -4,28 +4,38 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from microfunnel.config import Project
+from microfunnel.events.plan import TrackingPlan
 from microfunnel.experiments.analysis import EPOCH, analyze_table, experiment_stats
 from microfunnel.experiments.definitions import Definitions, ExperimentDef, load_definitions
 from microfunnel.experiments.report import ExperimentReport
 from microfunnel.experiments.tables import StatsTable
 from microfunnel.experiments.workflow import analyze_experiment, list_experiments
 from microfunnel.server.dashboard.views.charts import lines, series
-from microfunnel.server.runtime import Runtime
+from microfunnel.store.base import Store
 
-__all__ = ["definitions", "listing", "report_page", "running", "sequential_path"]
+__all__ = ["ProjectData", "definitions", "listing", "report_page", "running", "sequential_path"]
 
 
-def definitions(runtime: Runtime) -> Definitions:
+class ProjectData(Protocol):
+    """What the experiment pages read: a running server's Runtime, or the report's project."""
+
+    project: Project
+    store: Store
+    plan: TrackingPlan
+
+
+def definitions(runtime: ProjectData) -> Definitions:
     return load_definitions(runtime.project.experiments_path, events=runtime.plan.event_names)
 
 
-def running(runtime: Runtime) -> list[ExperimentDef]:
+def running(runtime: ProjectData) -> list[ExperimentDef]:
     return [e for e in definitions(runtime).experiments.values() if e.status == "running"]
 
 
-def listing(runtime: Runtime) -> dict[str, Any]:
+def listing(runtime: ProjectData) -> dict[str, Any]:
     order = {"running": 0, "draft": 1, "stopped": 2}
     exps = sorted(list_experiments(runtime.project), key=lambda e: (order.get(e.status, 3), e.key))
     return {"experiments": exps}
@@ -53,7 +63,7 @@ def sequential_path(table: StatsTable, exp: ExperimentDef, metric: str) -> list[
     return path
 
 
-def report_page(runtime: Runtime, key: str) -> dict[str, Any]:
+def report_page(runtime: ProjectData, key: str) -> dict[str, Any]:
     exp = definitions(runtime).experiment(key)
     report = analyze_experiment(runtime.project, runtime.store, key)
     primary = report.metrics[0].metric if report.metrics else exp.primary.key
