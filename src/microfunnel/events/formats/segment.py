@@ -195,39 +195,48 @@ def _context(raw: dict[str, Any]) -> dict[str, Any]:
     """Segment's nested ``context`` flattened to our well-known keys."""
     out: dict[str, Any] = {}
     page = raw.get("page")
-    if isinstance(page, dict):
+    if type(page) is dict:
         url = page.get("url")
-        if isinstance(url, str) and url:
+        if url and type(url) is str:
             out.update(url_context(url))
-        for ours, theirs in (("page_path", "path"), ("referrer", "referrer")):
-            value = page.get(theirs)
-            if isinstance(value, str) and value:
-                out[ours] = value
+        path, referrer = page.get("path"), page.get("referrer")
+        if path and type(path) is str:
+            out["page_path"] = path
+        if referrer and type(referrer) is str:
+            out["referrer"] = referrer
     campaign = raw.get("campaign")
-    if isinstance(campaign, dict):
+    if type(campaign) is dict:
         for theirs, ours in _CAMPAIGN.items():
             value = text(campaign.get(theirs))
             if value:
                 out[ours] = value
-    for ours, theirs in (("user_agent", "userAgent"), ("ip", "ip"), ("session_id", "sessionId")):
-        value = raw.get(theirs)
-        if value is not None:
-            out[ours] = value
+    user_agent, ip, session_id = raw.get("userAgent"), raw.get("ip"), raw.get("sessionId")
+    if user_agent is not None:
+        out["user_agent"] = user_agent
+    if ip is not None:
+        out["ip"] = ip
+    if session_id is not None:
+        out["session_id"] = session_id
     lib = raw.get("library")
-    if isinstance(lib, dict):
+    if type(lib) is dict:
         found = library(lib.get("name"), lib.get("version"))
         if found:
             out["library"] = found
     device = raw.get("device")
-    if isinstance(device, dict):
+    if type(device) is dict:
         category = normalize_device(device.get("type"))
         if category:
             out["device"] = category
     consent = raw.get("consent")
-    if isinstance(consent, dict):
-        preferences = consent.get("categoryPreferences")
-        if isinstance(preferences, dict):
-            for category, allowed in preferences.items():
-                if isinstance(category, str) and category.lower() == "analytics":
-                    out["consent"] = {"analytics": bool(allowed)}
+    if type(consent) is dict:
+        out.update(_consent(consent.get("categoryPreferences")))
     return out
+
+
+def _consent(preferences: Any) -> dict[str, Any]:
+    """``{"consent": {"analytics": bool}}`` from Segment's category preferences, if they say."""
+    if type(preferences) is dict:
+        for category, allowed in preferences.items():
+            if category.lower() == "analytics":
+                return {"consent": {"analytics": bool(allowed)}}
+    return {}
