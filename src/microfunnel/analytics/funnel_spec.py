@@ -19,7 +19,16 @@ from microfunnel.query.conditions import LIFTED, Filter, Match, check_name
 from microfunnel.query.segments import Attribution, SegmentSpec
 from microfunnel.store.base import Store
 
-__all__ = ["Behaviour", "Breakdown", "Exclude", "Step", "to_utc"]
+__all__ = [
+    "Behaviour",
+    "Breakdown",
+    "Exclude",
+    "Step",
+    "breakdown_from_json",
+    "parse_window",
+    "step_from_json",
+    "to_utc",
+]
 
 _OPS = {"eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "is_set"}
 
@@ -218,3 +227,73 @@ def check_steps(steps: Sequence[Step], checker: Checker) -> None:
             raise QueryError(f"the window of step {step.name!r} must be positive", field="window")
     if steps[0].optional or steps[-1].optional:
         raise QueryError("the first and the last step cannot be optional", field="steps")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_window(text: str | float | int) -> timedelta:
+    """A window as ``90s``, ``30m``, ``24h``, ``7d``, ``2w`` or a number of seconds.
+
+    >>> parse_window("24h"), parse_window(90)
+    (datetime.timedelta(days=1), datetime.timedelta(seconds=90))
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return timedelta(seconds=float(text))
+    raw = str(text).strip().lower()
+    unit = _UNITS.get(raw[-1:]) if raw else None
+    number = raw[:-1] if unit else raw
+    try:
+        value = float(number)
+    except ValueError:
+        raise QueryError(
+            f"window {text!r} is not a duration: write e.g. 30m, 24h or 7d", field="window"
+        ) from None
+    return timedelta(seconds=value * (unit or 1))
+
+
+def step_from_json(item: str | Mapping[str, Any]) -> Step:
+    """A step from its JSON form: an event name, or ``{"event": ..., "where": {...},
+    "window": "1h", "optional": false, "label": ...}`` (``event`` may be a list)."""
+    if isinstance(item, str):
+        return Step(item)
+    if not isinstance(item, Mapping) or "event" not in item:
+        raise QueryError(f"a step is an event name or an object with `event`, got {item!r}")
+    where = {
+        k: tuple(v) if isinstance(v, list) and len(v) == 2 and v[0] in _OPS else v
+        for k, v in dict(item.get("where") or {}).items()
+    }
+    window = item.get("window")
+    return Step(
+        event=item["event"] if isinstance(item["event"], str) else tuple(item["event"]),
+        where=where,
+        window=None if window is None else parse_window(window),
+        optional=bool(item.get("optional", False)),
+        label=item.get("label"),
+    )
+
+
+def breakdown_from_json(item: str | Mapping[str, Any] | None) -> Breakdown | Behaviour | None:
+    """A breakdown from its JSON form: a property name, ``{"by": ..., "attribution": ...,
+    "top": ..., "bands": [...]}`` or a behaviour ``{"behaviour": name, "event": ...,
+    "min_count": 2}``."""
+    if item is None or item == "":
+        return None
+    if isinstance(item, str):
+        return Breakdown(item)
+    if "behaviour" in item:
+        return Behaviour(
+            str(item["behaviour"]),
+            str(item.get("event", "")),
+            where=dict(item.get("where") or {}),
+            min_count=int(item.get("min_count", 2)),
+            distinct=item.get("distinct"),
+        )
+    if "by" not in item:
+        raise QueryError("a breakdown needs `by` (a property) or `behaviour`", field="breakdown")
+    return Breakdown(
+        by=str(item["by"]),
+        attribution=item.get("attribution", "first"),
+        top=item.get("top", 10),
+        bands=tuple(item.get("bands") or ()),
+    )
