@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from microfunnel.errors import InputError, PlanError
 from microfunnel.events.model import Event
@@ -399,3 +401,33 @@ def test_validation_is_fast() -> None:
     rate = 20_000 / (time.perf_counter() - start)
     # Well under the real rate, so a loaded CI machine passes; catches a tenfold slowdown.
     assert rate > 5_000, f"{rate:.0f} events/s"
+
+
+_ANY_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 300) | st.floats(-2, 2, allow_nan=False)
+    | st.sampled_from(["EUR", "eur", "", "A1", "x" * 120, "Tee"]),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from([*sorted(ITEM), "Bad Name", "x"]), inner, max_size=4),
+    max_leaves=8,
+)  # fmt: skip
+_PROPERTIES = st.dictionaries(
+    st.sampled_from(["currency", "value", "items", "coupon", "Bad Name", "method", "x"]),
+    _ANY_VALUE | st.lists(st.fixed_dictionaries({}, optional=dict.fromkeys(ITEM, _ANY_VALUE))),
+    max_size=5,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(VALID)), _PROPERTIES, st.booleans())
+def test_fast_predicate_agrees_with_the_checker(
+    name: str, properties: dict[str, Any], start_valid: bool
+) -> None:
+    """``ok`` answers without building reasons; it must say yes exactly when there are none."""
+    if start_valid:
+        properties = {**VALID[name], **properties}
+    schema = PLAN.events[name].schema
+    if schema is None:
+        return
+    problems: list[tuple[str, str]] = []
+    schema.check(properties, "", problems)
+    assert schema.ok(properties) == (not problems)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microfunnel.errors import ConfigError
+from microfunnel.events import privacy
 from microfunnel.events.model import Event
 from microfunnel.events.privacy import (
     PrivacySettings,
@@ -289,3 +290,12 @@ def test_privacy_is_fast() -> None:
     rate = 20_000 / (time.perf_counter() - start)
     # Well under the real rate, so a loaded CI machine passes; catches a tenfold slowdown.
     assert rate > 5_000, f"{rate:.0f} events/s"
+
+
+def test_clean_strings_are_remembered_and_pii_never() -> None:
+    page = "https://s.example/p/linen-shirt?utm_source=news"
+    mail = "write to ada@example.com"
+    first = apply_privacy(Event(event="x", context={"page_url": page, "note": mail}), DEFAULT)
+    again = apply_privacy(Event(event="x", context={"page_url": page, "note": mail}), DEFAULT)
+    assert first.context == again.context == {"page_url": page, "note": "write to [email]"}
+    assert page in privacy._clean and mail not in privacy._clean

@@ -56,6 +56,9 @@ SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*\Z")
 # A problem is (what is wrong, what to do); the event wrapper turns it into a sentence.
 Problem = tuple[str, str]
 Check = Callable[[Any, str, list[Problem]], None]
+Ok = Callable[[Any], bool]
+# A constraint is a checker (which says what is wrong) and a predicate (whether anything is).
+Constraint = tuple[Check, Ok]
 
 _PLAN_KEYS: tuple[str, ...] = (
     *("version", "naming", "allow_unknown_events", "allow_unknown_properties"),
@@ -98,6 +101,7 @@ def _is_object(v: Any) -> bool:
 class _Param(NamedTuple):
     skip: frozenset[type]
     check: Check
+    ok: Ok  # True exactly when ``check`` would find no problem, building no strings
 
 
 # The exact runtime types that certainly pass each type test (bool is not an int here).
@@ -131,6 +135,19 @@ def to_snake_case(name: str) -> str:
 
 def is_snake_case(name: str) -> bool:
     return SNAKE_CASE.match(name.removeprefix("$")) is not None
+
+
+_snake_names: dict[str, bool] = {}
+
+
+def _snake_cached(name: str) -> bool:
+    """``is_snake_case`` for parameter names the plan does not list, which repeat endlessly."""
+    known = _snake_names.get(name)
+    if known is None:
+        if len(_snake_names) >= 10_000:
+            _snake_names.clear()
+        known = _snake_names[name] = is_snake_case(name)
+    return known
 
 
 def _describe(value: Any) -> str:
@@ -257,7 +274,8 @@ class _Compiler:
                 )
         tests = tuple(_TYPES[n][0] for n in names)
         words = " or ".join(_TYPES[n][1] for n in names)
-        constraints = tuple(self.constraints(spec, where, names))
+        compiled = self.constraints(spec, where, names)
+        constraints = tuple(c for c, _ in compiled)
         type_ok: Callable[[Any], bool] = tests[0]
         if len(tests) > 1:
 
@@ -273,12 +291,15 @@ class _Compiler:
             for constraint in constraints:
                 constraint(value, path, out)
 
+        exact = frozenset().union(*(_EXACT[n] for n in names))
         # A value of exactly these types with no constraint to test passes without a call.
-        skip = frozenset() if constraints else frozenset().union(*(_EXACT[n] for n in names))
-        return _Param(skip, check)
+        skip = frozenset() if constraints else exact
+        return _Param(skip, check, _all_ok(exact, type_ok, tuple(ok for _, ok in compiled)))
 
-    def constraints(self, spec: Mapping[str, Any], where: _Where, types: list[str]) -> list[Check]:
-        out: list[Check] = []
+    def constraints(
+        self, spec: Mapping[str, Any], where: _Where, types: list[str]
+    ) -> list[Constraint]:
+        out: list[Constraint] = []
         if "allowed" in spec:
             out.append(self.allowed(spec["allowed"], where.child(spec, "allowed"), types))
         for key, word, fix in (
@@ -296,13 +317,15 @@ class _Compiler:
         if "pattern" in spec:
             out.append(_pattern(spec["pattern"], where.child(spec, "pattern")))
         if "items" in spec:
-            out.append(_each(self.param(spec["items"], where.child(spec, "items")).check))
+            out.append(_each(self.param(spec["items"], where.child(spec, "items"))))
         if types == ["object"] and any(k in spec for k in _OBJECT_KEYS):
             schema = self.object(spec, where)
-            out.append(lambda value, path, problems: schema.check(value, path + ".", problems))
+            out.append(
+                (lambda value, path, problems: schema.check(value, path + ".", problems), schema.ok)
+            )
         return out
 
-    def allowed(self, values: Any, where: _Where, types: list[str]) -> Check:
+    def allowed(self, values: Any, where: _Where, types: list[str]) -> Constraint:
         if not isinstance(values, list) or not values:
             raise where.error("`allowed` must be a non-empty list of values.")
         for value in values:
@@ -321,7 +344,7 @@ class _Compiler:
                     )
                 )
 
-        return check
+        return check, choices.__contains__
 
     def object(self, spec: Mapping[str, Any], where: _Where) -> _ObjectSchema:
         required = _mapping(spec.get("required"), where.child(spec, "required"))
@@ -362,21 +385,60 @@ def _number(value: Any, where: _Where, key: str) -> float:
     return float(value)
 
 
-def _bound(limit_raw: Any, where: _Where, key: str, word: str, fix: str) -> Check:
+def _all_ok(exact: frozenset[type], type_ok: Ok, oks: tuple[Ok, ...]) -> Ok:
+    """One predicate for a parameter: its type test, then each constraint's, unrolled."""
+    if not oks:
+        return lambda value: type(value) in exact or type_ok(value)
+    if len(oks) == 1:
+        (first,) = oks
+        return lambda value: (type(value) in exact or type_ok(value)) and first(value)
+    if len(oks) == 2:
+        first, second = oks
+        return lambda value: (
+            (type(value) in exact or type_ok(value)) and first(value) and second(value)
+        )
+
+    if len(oks) == 3:  # an array with min_items, max_items and items
+        first, second, third = oks
+        return lambda value: (
+            (type(value) in exact or type_ok(value))
+            and first(value)
+            and second(value)
+            and third(value)
+        )
+    return lambda value: (type(value) in exact or type_ok(value)) and all(ok(value) for ok in oks)
+
+
+def _bound(limit_raw: Any, where: _Where, key: str, word: str, fix: str) -> Constraint:
     limit = _number(limit_raw, where, key)
     shown = limit_raw
     low = key == "min"
 
+    def is_out(value: Any) -> bool:
+        return isinstance(value, int | float) and (value < limit if low else value > limit)
+
     def check(value: Any, path: str, out: list[Problem]) -> None:
-        if isinstance(value, int | float) and (value < limit if low else value > limit):
+        if is_out(value):
             out.append(
                 (f"parameter `{path}` is {value!r}, {word} {shown}", f"send a value {fix} {shown}")
             )
 
-    return check
+    # Prices and counts are a plain float or int: one comparison.
+    if low:
+        return (
+            check,
+            lambda value: not value < limit if type(value) in _PLAIN_NUMBERS else not is_out(value),
+        )
+    return (
+        check,
+        lambda value: not value > limit if type(value) in _PLAIN_NUMBERS else not is_out(value),
+    )
 
 
-def _size(limit_raw: Any, where: _Where, key: str, noun: str, *, low: bool) -> Check:
+_PLAIN_NUMBERS = frozenset({int, float})
+
+
+def _size(limit_raw: Any, where: _Where, key: str, noun: str, *, low: bool) -> Constraint:
     limit = int(_number(limit_raw, where, key))
     word, fix = ("fewer", "at least") if low else ("more", "at most")
 
@@ -390,10 +452,12 @@ def _size(limit_raw: Any, where: _Where, key: str, noun: str, *, low: bool) -> C
                 )
             )
 
-    return check
+    if low:
+        return check, lambda value: len(value) >= limit
+    return check, lambda value: len(value) <= limit
 
 
-def _pattern(raw: Any, where: _Where) -> Check:
+def _pattern(raw: Any, where: _Where) -> Constraint:
     try:
         compiled = re.compile(str(raw))
     except re.error as exc:
@@ -408,15 +472,21 @@ def _pattern(raw: Any, where: _Where) -> Check:
                 )
             )
 
-    return check
+    match = compiled.fullmatch
+    return check, lambda value: not isinstance(value, str) or match(value) is not None
 
 
-def _each(item_check: Check) -> Check:
+def _each(item: _Param) -> Constraint:
+    item_check, item_ok = item.check, item.ok
+
     def check(value: Any, path: str, out: list[Problem]) -> None:
-        for index, item in enumerate(value):
-            item_check(item, f"{path}[{index}]", out)
+        for index, entry in enumerate(value):
+            item_check(entry, f"{path}[{index}]", out)
 
-    return check
+    def ok(value: Any) -> bool:
+        return all(map(item_ok, value))
+
+    return check, ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +526,23 @@ class _ObjectSchema:
                     return
             names = " or ".join(f"`{prefix}{n}`" for n in self.require_any)
             out.append((f"has none of {names}", "send at least one of them"))
+
+    def ok(self, obj: Mapping[str, Any]) -> bool:
+        """Whether ``check`` would find nothing wrong: the same tests, and no strings built."""
+        for name in self.required:
+            if obj.get(name) is None:
+                return False
+        fields = self.fields
+        for name, value in obj.items():
+            param = fields.get(name)
+            if param is None:
+                if not self.allow_unknown or (self.naming and not _snake_cached(name)):
+                    return False
+            elif value is not None and type(value) not in param.skip and not param.ok(value):
+                return False
+        if self.require_any:
+            return any(obj.get(name) is not None for name in self.require_any)
+        return True
 
     def unknown(self, name: str, prefix: str, out: list[Problem]) -> None:
         if self.naming and not is_snake_case(name):
@@ -595,7 +682,7 @@ class TrackingPlan:
         spec = self.events.get(name)
         if spec is not None:
             schema = spec.schema
-            if schema is None:
+            if schema is None or schema.ok(event.properties):
                 return []
             problems: list[Problem] = []
             schema.check(event.properties, "", problems)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -129,33 +130,59 @@ def _consent_denied(consent: Any) -> bool:
 
 def _scrub(mapping: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
     """Scrub every string below ``mapping``; containers are copied only where something changed."""
-    changed = None
-    for key, item in mapping.items():
-        if type(item) not in _SCRUBBED or key in skip:
-            continue
-        new = _scrub_value(item)
-        if new is not item:
-            if changed is None:
-                changed = dict(mapping)
-            changed[key] = new
-    return mapping if changed is None else changed
+    changes = _changes(mapping.items(), skip)
+    return {**mapping, **changes} if changes else mapping
 
 
 def _scrub_list(items: list[Any]) -> list[Any]:
-    new_items = [_scrub_value(item) if type(item) in _SCRUBBED else item for item in items]
-    unchanged = all(new is old for new, old in zip(new_items, items, strict=True))
-    return items if unchanged else new_items
+    changes = _changes(enumerate(items), _NO_SKIP)
+    if not changes:
+        return items
+    new_items = list(items)
+    for index, new in changes.items():
+        new_items[index] = new
+    return new_items
 
 
-def _scrub_value(value: Any) -> Any:
-    if type(value) is str:
-        return scrub_text(value) if len(value) >= 6 else value
-    if type(value) is dict:
-        return _scrub(value, _NO_SKIP)
-    return _scrub_list(value)
+def _changes(pairs: Iterable[tuple[Any, Any]], skip: frozenset[str]) -> dict[Any, Any] | None:
+    """The scrubbed values of ``pairs`` (key, value) that changed, by key; None when none did."""
+    changes = None
+    clean = _clean
+    new: Any
+    for key, item in pairs:
+        kind = type(item)
+        if kind is str:
+            if len(item) < 6 or item in clean or key in skip:
+                continue
+            new = _scrub_string(item)
+        elif kind is dict or kind is list:
+            if key in skip:
+                continue
+            new = _scrub(item, _NO_SKIP) if kind is dict else _scrub_list(item)
+        else:
+            continue
+        if new is not item:
+            if changes is None:
+                changes = {}
+            changes[key] = new
+    return changes
 
 
-_SCRUBBED = frozenset({str, dict, list})
+# Strings that scrub_text leaves as they are. Shops send the same page paths, URLs, product
+# names and campaign tags over and over, so most strings are answered by one set lookup. Only
+# clean strings are kept, never one that held PII; bounded by starting afresh when full.
+_clean: set[str] = set()
+_CLEAN_MAX = 100_000
+
+
+def _scrub_string(text: str) -> str:
+    new = scrub_text(text)
+    if new == text:
+        if len(_clean) >= _CLEAN_MAX:
+            _clean.clear()
+        _clean.add(text)
+        return text
+    return new
 
 
 def scrub_text(text: str) -> str:
