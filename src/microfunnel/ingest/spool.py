@@ -15,6 +15,7 @@ after its bytes are copied to ``torn-*.bin``; a corrupt record followed by good 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import struct
@@ -22,8 +23,9 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from microfunnel.errors import Unavailable
 
@@ -45,6 +47,17 @@ class Position:
 class Record:
     payload: bytes
     end: Position
+    # What the appender encoded into ``payload``, handed on in memory so the writer need not
+    # decode it again; None for records read back from disk.
+    carry: Any = field(default=None, compare=False, repr=False)
+
+
+_TIMED_OUT = "the spool did not confirm the write in time; retry"
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():  # it may have been given up on (timeout, client gone)
+        future.set_result(None)
 
 
 def _segment_name(n: int) -> str:
@@ -60,12 +73,23 @@ def _fsync_dir(path: Path) -> None:
 
 
 class _Waiter:
-    __slots__ = ("done", "end", "error")
+    __slots__ = ("carry", "done", "end", "error", "wake")
 
-    def __init__(self) -> None:
+    def __init__(self, carry: Any = None, wake: Callable[[], None] | None = None) -> None:
         self.done = threading.Event()
         self.end: Position | None = None
         self.error: BaseException | None = None
+        self.carry = carry
+        self.wake = wake  # called on the spool thread once ``done`` is set
+
+    def result(self) -> Position:
+        if self.error is not None:
+            raise Unavailable(
+                f"cannot keep events right now ({self.error}); nothing was accepted, retry later",
+                retry_after=5,
+            )
+        assert self.end is not None
+        return self.end
 
 
 class Spool:
@@ -91,7 +115,12 @@ class Spool:
         segments = self.segments()
         self._segment = segments[-1] if segments else 1
         self._repair_tail(self._segment)
-        self._file = open(self.folder / _segment_name(self._segment), "ab")  # noqa: SIM115
+        live = self.folder / _segment_name(self._segment)
+        self._file: BinaryIO | None = open(live, "ab")  # noqa: SIM115
+        self._good_end = live.stat().st_size  # end of the last durable record
+        # Fault injection for tests: called just before each group is written; raising OSError
+        # there behaves like a failed write (e.g. ENOSPC on a full disk).
+        self.fault: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name="microfunnel-spool", daemon=True)
         self._thread.start()
 
@@ -121,23 +150,41 @@ class Spool:
 
     # ---- appending ---------------------------------------------------------------------
 
-    def append(self, payload: bytes, timeout: float = 30.0) -> Position:
-        """Write one record durably; returns once it is fsync'd (grouped with others)."""
-        waiter = _Waiter()
+    def append(self, payload: bytes, timeout: float = 30.0, *, carry: Any = None) -> Position:
+        """Write one record durably; returns once it is fsync'd (grouped with others).
+
+        ``carry`` travels with the record to ``on_durable`` (see :class:`Record`).
+        """
+        waiter = self._enqueue(payload, _Waiter(carry))
+        if not waiter.done.wait(timeout):
+            raise Unavailable(_TIMED_OUT, retry_after=2)
+        return waiter.result()
+
+    async def append_async(
+        self, payload: bytes, timeout: float = 30.0, *, carry: Any = None
+    ) -> Position:
+        """``append`` for an event loop: the loop serves other requests while the group is
+        fsync'd, and no thread is held waiting."""
+        loop = asyncio.get_running_loop()
+        durable = loop.create_future()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(_settle, durable)
+
+        waiter = self._enqueue(payload, _Waiter(carry, wake))
+        try:
+            await asyncio.wait_for(durable, timeout)
+        except TimeoutError:
+            raise Unavailable(_TIMED_OUT, retry_after=2) from None
+        return waiter.result()
+
+    def _enqueue(self, payload: bytes, waiter: _Waiter) -> _Waiter:
         with self._lock:
             if self._closed:
                 raise Unavailable("the spool is closed (server shutting down); retry shortly")
             self._queue.append((payload, waiter))
             self._lock.notify()
-        if not waiter.done.wait(timeout):
-            raise Unavailable("the spool did not confirm the write in time; retry", retry_after=2)
-        if waiter.error is not None:
-            raise Unavailable(
-                f"cannot keep events right now ({waiter.error}); nothing was accepted, retry later",
-                retry_after=5,
-            )
-        assert waiter.end is not None
-        return waiter.end
+        return waiter
 
     def _run(self) -> None:
         while True:
@@ -150,45 +197,74 @@ class Spool:
                 time.sleep(self.group_seconds)  # let a group form
             with self._lock:
                 group, self._queue = self._queue, []
-            self._write_group(group)
+            try:
+                self._write_group(group)
+            except BaseException as exc:  # never leave callers waiting on a dead thread
+                self._cut_back()
+                self._release(group, exc)
+                if not isinstance(exc, Exception):
+                    raise
 
     def _write_group(self, group: list[tuple[bytes, _Waiter]]) -> None:
         records: list[Record] = []
         try:
-            if self._file.tell() >= self.segment_bytes:
+            if self._file is None:  # a previous write failed: reopen the live segment
+                self._file = open(self.folder / _segment_name(self._segment), "ab")  # noqa: SIM115
+            if self._good_end >= self.segment_bytes:
                 self._rotate()
-            offset = self._file.tell()
+            offset = self._good_end
             chunks = []
             for payload, waiter in group:
                 chunk = HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
                 chunks.append(chunk)
                 offset += len(chunk)
                 waiter.end = Position(self._segment, offset)
-                records.append(Record(payload, waiter.end))
+                records.append(Record(payload, waiter.end, waiter.carry))
+            if self.fault is not None:
+                self.fault()
             self._file.write(b"".join(chunks))
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as exc:
-            self._recover_after_error()
-            for _, waiter in group:
-                waiter.error = exc
-                waiter.done.set()
+            self._cut_back()
+            self._release(group, exc)
             return
+        self._good_end = offset
         if self.on_durable is not None:
             self.on_durable(records)
-        for _, waiter in group:
-            waiter.done.set()
+        self._release(group, None)
 
-    def _recover_after_error(self) -> None:
-        """After a failed write (disk full), cut the segment back to its last whole record."""
-        with contextlib.suppress(OSError):
-            self._file.close()
-        self._repair_tail(self._segment)
-        self._file = open(self.folder / _segment_name(self._segment), "ab")  # noqa: SIM115
+    @staticmethod
+    def _release(group: list[tuple[bytes, _Waiter]], error: BaseException | None) -> None:
+        for _, waiter in group:
+            if error is not None:
+                waiter.error = error
+            waiter.done.set()
+            if waiter.wake is not None:
+                waiter.wake()
+
+    def _cut_back(self) -> None:
+        """After a failed write or fsync (disk full, I/O error), drop the group's bytes.
+
+        The live segment is truncated to the end of its last durable record; nothing is written
+        (the disk may be full) and the file is reopened by the next group, so the spool heals by
+        itself once the fault clears. Bytes that never reached an fsync were never acknowledged.
+        """
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        self._file = None
+        live = self.folder / _segment_name(self._segment)
+        with contextlib.suppress(OSError), open(live, "r+b") as f:
+            f.truncate(self._good_end)
+            os.fsync(f.fileno())
 
     def _rotate(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+        self._file = None
         self._segment += 1
+        self._good_end = 0
         self._file = open(self.folder / _segment_name(self._segment), "ab")  # noqa: SIM115
         _fsync_dir(self.folder)
 
@@ -197,7 +273,8 @@ class Spool:
             self._closed = True
             self._lock.notify()
         self._thread.join(timeout=30)
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
     # ---- reading back ------------------------------------------------------------------
 
@@ -269,7 +346,11 @@ class Spool:
 
     def _keep_bad_bytes(self, kind: str, seg: int, data: bytes) -> None:
         name = self.folder / f"{kind}-{seg:08d}-{time.time_ns()}.bin"
-        name.write_bytes(data)
+        try:
+            name.write_bytes(data)
+        except OSError as exc:  # a full disk must not stop recovery: the bytes are reported
+            name.unlink(missing_ok=True)
+            self.recovered_problems.append(f"could not keep {len(data)} {kind} bytes: {exc}")
 
     def purge_applied(self) -> None:
         """Drop every segment the writer has applied, starting a fresh one (used by forget)."""
@@ -277,9 +358,7 @@ class Spool:
             cp = self.checkpoint()
             live = self.folder / _segment_name(self._segment)
             if cp.segment == self._segment and cp.offset >= live.stat().st_size:
-                self._file.close()
-                self._segment += 1
-                self._file = open(self.folder / _segment_name(self._segment), "ab")  # noqa: SIM115
+                self._rotate()
                 self.set_checkpoint(Position(self._segment, 0))
                 for bad in self.folder.glob("torn-*.bin"):  # never acknowledged
                     bad.unlink()

@@ -15,6 +15,7 @@ from microfunnel import __version__
 from microfunnel.config import Project
 from microfunnel.server.collect import router as collect_router
 from microfunnel.server.errors import install_error_handlers
+from microfunnel.server.ratelimit import RateLimits
 from microfunnel.server.runtime import Hub, Runtime
 
 __all__ = ["create_app"]
@@ -80,6 +81,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtimes = [p if isinstance(p, Runtime) else Runtime(p) for p in projects]
         app.state.hub = Hub(runtimes, local_ok=local_ok)
+        app.state.limits = RateLimits()
         try:
             yield
         finally:

@@ -60,6 +60,14 @@ def header_key(request: Request) -> str | None:
     return None
 
 
+def _admit(request: Request, key: str | None) -> Runtime:
+    """The project ``key`` writes to, once its rate limit lets this request in."""
+    runtime = _runtime_for(request.app.state.hub, key)
+    assert key is not None
+    request.app.state.limits.check(key, runtime.project.settings.rate_limit_per_second)
+    return runtime
+
+
 def _runtime_for(hub: Hub, key: str | None) -> Runtime:
     if not key:
         raise AuthError(
@@ -88,7 +96,7 @@ async def collect(
     hub: Hub = request.app.state.hub
     received: datetime = utcnow()
     key = key or header_key(request)
-    runtime = _runtime_for(hub, key) if key else None
+    runtime = _admit(request, key) if key else None
     limits = (runtime or hub.runtimes[0]).project.settings
     if body is None:
         raw = await read_body(request, limits.max_body_bytes)
@@ -100,7 +108,7 @@ async def collect(
         received_at=received,
     )
     if runtime is None:
-        runtime = _runtime_for(hub, decoded.key)
+        runtime = _admit(request, decoded.key)
     size = len(decoded.events) + len(decoded.rejected)
     if size > runtime.project.settings.max_batch_events:
         raise PayloadTooLarge(

@@ -42,6 +42,7 @@ def read_access(request: Request) -> Runtime:
         if hub.by_write_key(key) is not None:
             raise AuthError("write keys can only send events; use a secret key to read", status=403)
         raise AuthError("unknown key: check the secret key (`microfunnel keys list`)", status=403)
+    request.app.state.limits.check(key, runtime.project.settings.rate_limit_per_second)
     return runtime
 
 
