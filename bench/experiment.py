@@ -29,11 +29,14 @@ from microfunnel.store.base import Store
 from microfunnel.store.clickhouse import ClickHouseStore
 from microfunnel.store.duckdb import DuckDBStore
 
+INSERT_ROWS = 500_000  # ClickHouseStore's dedupe lookup takes at most 1M ids per insert
+
 
 def _load(store: Store, events: int, seed: int) -> float:
     start = time.perf_counter()
     for chunk in iter_arrow_chunks(events, seed=seed):
-        store.insert_arrow(chunk)
+        for start_row in range(0, chunk.num_rows, INSERT_ROWS):
+            store.insert_arrow(chunk.slice(start_row, INSERT_ROWS))
     return time.perf_counter() - start
 
 
