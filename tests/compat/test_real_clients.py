@@ -41,8 +41,8 @@ def _stored(project: Project) -> list[dict[str, Any]]:
         ).to_pylist()
 
 
-def _wait_for(project_url: str, secret: str, n: int) -> None:
-    deadline = time.monotonic() + 20
+def _wait_for(project_url: str, secret: str, n: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = httpx.get(
             f"{project_url}/api/events/count", headers={"Authorization": f"Bearer {secret}"}
@@ -213,7 +213,7 @@ def test_malformed_payloads_get_client_errors_and_bad_items_are_quarantined(
     )
     assert bad_item.status_code == 200
     with pytest.raises(AssertionError):
-        _wait_for(url, created.secret_key, 1)  # nothing reached events ...
+        _wait_for(url, created.secret_key, 1, timeout=2)  # nothing reached events ...
     quarantined = httpx.get(
         f"{url}/api/quarantine", headers={"Authorization": f"Bearer {created.secret_key}"}
     ).json()
