@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
 from microfunnel.config import Project
 
@@ -54,3 +57,20 @@ def stored_ids(project: Project) -> dict[str, int]:
 
 def post(client: httpx.Client, path: str, key: str, body: Any) -> httpx.Response:
     return client.post(path, json=body, headers=bearer(key))
+
+
+@contextlib.contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """A uvicorn server for ``app`` on a free loopback port; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert until(lambda: server.started or not thread.is_alive(), seconds=30)
+        assert server.started, "the server did not start"
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
