@@ -173,10 +173,13 @@ def _chain_units(spec: FunnelSpec, d: Dialect, p: Params) -> str:
     for k in range(1, n):
         prev_t = [f"t{j}" for j in range(k)]
         nulls = ", ".join(f"{d.null_int()} AS t{j}" for j in range(k))
+        # Pruning: only units with rows at both levels can move on, so each pass sorts the
+        # few units that reached the step, not every unit that entered the funnel.
         union = (
             f"SELECT u, h, ts, {2 * (k - 1)} AS o, {', '.join(prev_t)}, g AS pg, g FROM c{k - 1} "
+            f"WHERE u IN (SELECT u FROM ev WHERE o = {2 * k}) "
             f"UNION ALL SELECT u, h, ts, o, {nulls}, {d.null_text()} AS pg, g "
-            f"FROM ev WHERE o = {2 * k}"
+            f"FROM ev WHERE o = {2 * k} AND u IN (SELECT u FROM c{k - 1})"
         )
         lasts = ", ".join(f"{d.last_non_null(f't{j}')} OVER w AS p{j}" for j in range(k))
         step_w = spec.steps[k].window_us
