@@ -292,6 +292,14 @@ class ClickHouseStore(Store):
     def insert_arrow(self, table: pa.Table) -> InsertResult:
         return self._insert(table, None)
 
+    def bulk_load(self, table: pa.Table) -> int:
+        """Append rows in the ``events`` layout as they are: no dedupe, no identity lookup.
+        For trusted bulk loads (benchmarks, a store being rebuilt); use :meth:`insert_arrow`
+        for anything that may repeat events."""
+        with self._write_lock:
+            self._backend.insert("events", table.select(list(EVENT_COLUMNS)))
+        return table.num_rows
+
     def insert_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
         if not records:
             return 0

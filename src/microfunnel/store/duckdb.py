@@ -135,6 +135,21 @@ class DuckDBStore(Store):
         count = int(inserted[0]) if inserted else 0
         return InsertResult(count, total - count)
 
+    def bulk_load(self, table: pa.Table) -> int:
+        """Append rows in the ``events`` layout as they are: no dedupe, no identity lookup,
+        in the order given (rows grouped by person and time stay clustered that way). For
+        trusted bulk loads (benchmarks, a store being rebuilt); use :meth:`insert_arrow` for
+        anything that may repeat events."""
+        with self._write_lock:
+            self._con.register("_bulk", table)
+            try:
+                self._con.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM _bulk")
+            except duckdb.Error as exc:
+                raise StoreError(f"bulk load into DuckDB failed: {exc}") from exc
+            finally:
+                self._con.unregister("_bulk")
+        return table.num_rows
+
     def insert_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
         if not records:
             return 0
