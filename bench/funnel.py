@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 STEPS = ["view_item", "add_to_cart", "begin_checkout", "add_shipping_info", "add_payment_info"]
 WINDOW = timedelta(hours=24)
@@ -170,14 +171,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for n in sizes:
         r = bench(n, args.runs, args.seed, workdir)
-        med, peak = r["median_s"], r["peak_mb"]
+        med, peak = cast(dict[str, float], r["median_s"]), cast(dict[str, float], r["peak_mb"])
         print(json.dumps(r), file=sys.stderr)
         print(
-            f"| {n:,} | {med['duckdb']:.2f} | {med['clickhouse']:.2f} | "  # type: ignore[index]
-            f"{peak['duckdb']:.0f} | {peak['clickhouse']:.0f} | "  # type: ignore[index]
+            f"| {n:,} | {med['duckdb']:.2f} | {med['clickhouse']:.2f} | "
+            f"{peak['duckdb']:.0f} | {peak['clickhouse']:.0f} | "
             f"{med['clickhouse'] / med['duckdb']:.2f}x |",
             flush=True,
-        )  # type: ignore[index]
+        )
 
 
 if __name__ == "__main__":
