@@ -6,6 +6,7 @@ that fails the plan still never puts an e-mail address into the store file.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections import OrderedDict
@@ -34,7 +35,18 @@ IDENTITY_EVENTS = frozenset({"$identify", "$alias"})
 
 
 def is_bot(user_agent: Any) -> bool:
-    return isinstance(user_agent, str) and bool(_BOT_UA.search(user_agent))
+    if not isinstance(user_agent, str):
+        return False
+    known = _bot_answers.get(user_agent)
+    if known is None:
+        if len(_bot_answers) >= 10_000:
+            _bot_answers.clear()
+        known = _bot_answers[user_agent] = _BOT_UA.search(user_agent) is not None
+    return known
+
+
+# A shop sees a few hundred user agents, each on thousands of events: answer each once.
+_bot_answers: dict[str, bool] = {}
 
 
 @dataclass(frozen=True)
@@ -63,10 +75,24 @@ class RecentIds:
         with self._lock:
             return event_id in self._ids
 
+    def fresh(self, events: list[Event]) -> tuple[list[Event], int]:
+        """The events whose id is neither remembered nor repeated earlier in ``events``, and
+        how many were left out (one lock for the whole batch)."""
+        in_request: set[str] = set()
+        out: list[Event] = []
+        with self._lock:
+            ids = self._ids
+            for event in events:
+                event_id = event.event_id
+                if event_id in in_request or event_id in ids:
+                    continue
+                in_request.add(event_id)
+                out.append(event)
+        return out, len(events) - len(out)
+
     def add(self, ids: Iterable[str]) -> None:
         with self._lock:
-            for event_id in ids:
-                self._ids[event_id] = None
+            self._ids.update(dict.fromkeys(ids))
             while len(self._ids) > self.capacity:
                 self._ids.popitem(last=False)
 
@@ -90,6 +116,15 @@ def _scrub_raw(raw: Any) -> Any:
     return raw
 
 
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """A prepared batch: what to spool (None: nothing) and how many were duplicates."""
+
+    batch: SpoolBatch
+    payload: bytes | None
+    duplicates: int
+
+
 class Ingestor:
     """Turns decoded batches into durable spool records and counts the outcome."""
 
@@ -99,7 +134,7 @@ class Ingestor:
         privacy: PrivacySettings,
         spool: Spool,
         *,
-        sessionize: Callable[[Event], None] | None = None,
+        sessionize: Callable[[list[Event]], None] | None = None,
         recent: RecentIds | None = None,
     ):
         self.plan = plan
@@ -109,51 +144,83 @@ class Ingestor:
         self.recent = recent or RecentIds()
 
     def ingest(self, decoded: DecodedBatch) -> IngestResult:
+        """Run a decoded batch through the pipeline; returns once it is durable (fsync'd)."""
+        work = self.prepare(decoded)
+        if work.payload is not None:
+            self.spool.append(work.payload, carry=work.batch)
+        return self._done(work)
+
+    async def ingest_async(self, decoded: DecodedBatch, *, inline_events: int = 0) -> IngestResult:
+        """``ingest`` for an event loop: the answer waits for the fsync without holding a thread.
+
+        Batches of up to ``inline_events`` events are prepared on the loop itself (a thread
+        hand-off costs more than they do); larger ones in a worker thread.
+        """
+        if len(decoded) <= inline_events:
+            work = self.prepare(decoded)
+        else:
+            work = await asyncio.to_thread(self.prepare, decoded)
+        if work.payload is not None:
+            await self.spool.append_async(work.payload, carry=work.batch)
+        return self._done(work)
+
+    def prepare(self, decoded: DecodedBatch) -> _Work:
+        """Privacy, bot flag and plan for each new event, encoded as one spool record.
+
+        The work per event is straight-line calls; every lock (recent ids, sessions) is taken
+        once per batch.
+        """
         out = SpoolBatch()
-        duplicates = 0
-        in_request: set[str] = set()
-        for event in decoded.events:
-            if event.event_id in in_request or self.recent.seen(event.event_id):
-                duplicates += 1
+        events, duplicates = self.recent.fresh(decoded.events)
+        plan, privacy = self.plan, self.privacy
+        validate, version = plan.validate, plan.version
+        accepted, quarantine = out.events, out.quarantine
+        for event in events:
+            event = apply_privacy(event, privacy)
+            context = event.context
+            user_agent = context.get("user_agent")
+            if user_agent is not None and is_bot(user_agent):
+                context["is_bot"] = True
+            reasons = validate(event)
+            if reasons:
+                quarantine.append(self._quarantined(event, reasons, version))
                 continue
-            in_request.add(event.event_id)
-            self._one(event, out)
+            event.plan_version = version
+            if event.event in IDENTITY_EVENTS:
+                self._identity(event, out)
+            accepted.append(event)
+        if self.sessionize is not None and accepted:
+            self.sessionize(accepted)
         received = utcnow()
         for rejected in decoded.rejected:
-            out.quarantine.append(self._rejected(rejected, received))
-        if out.events or out.quarantine or out.identities:
-            self.spool.append(encode_batch(out))
-        self.recent.add(e.event_id for e in out.events)
-        self.recent.add(q.event_id for q in out.quarantine)
-        return IngestResult(len(out.events), len(out.quarantine), duplicates)
+            quarantine.append(self._rejected(rejected, received))
+        payload = encode_batch(out) if accepted or quarantine or out.identities else None
+        return _Work(out, payload, duplicates)
 
-    def _one(self, event: Event, out: SpoolBatch) -> None:
-        event = apply_privacy(event, self.privacy)
-        if is_bot(event.context.get("user_agent")):
-            event.context["is_bot"] = True
-        reasons = self.plan.validate(event)
-        if reasons:
-            out.quarantine.append(
-                QuarantineRecord(
-                    event_id=event.event_id,
-                    event=event.event,
-                    received_at=event.received_at or utcnow(),
-                    reasons=reasons,
-                    raw=_raw(event),
-                    plan_version=self.plan.version,
-                    anonymous_id=event.anonymous_id,
-                    user_id=event.user_id,
-                )
-            )
-            return
-        event.plan_version = self.plan.version
-        if event.session_id is None and self.sessionize is not None:
-            self.sessionize(event)
-        if event.event in IDENTITY_EVENTS:
-            previous = event.properties.get("previous_id") or event.anonymous_id
-            if isinstance(previous, str) and previous and event.user_id:
-                out.identities.append((previous, event.user_id))
-        out.events.append(event)
+    def _done(self, work: _Work) -> IngestResult:
+        """Once durable: remember the ids, so retries are answered as duplicates at once."""
+        accepted, quarantine = work.batch.events, work.batch.quarantine
+        self.recent.add([e.event_id for e in accepted] + [q.event_id for q in quarantine])
+        return IngestResult(len(accepted), len(quarantine), work.duplicates)
+
+    @staticmethod
+    def _quarantined(event: Event, reasons: list[str], version: int) -> QuarantineRecord:
+        return QuarantineRecord(
+            event_id=event.event_id,
+            event=event.event,
+            received_at=event.received_at or utcnow(),
+            reasons=reasons,
+            raw=_raw(event),
+            plan_version=version,
+            anonymous_id=event.anonymous_id,
+            user_id=event.user_id,
+        )
+
+    @staticmethod
+    def _identity(event: Event, out: SpoolBatch) -> None:
+        previous = event.properties.get("previous_id") or event.anonymous_id
+        if isinstance(previous, str) and previous and event.user_id:
+            out.identities.append((previous, event.user_id))
 
     def _rejected(self, rejected: Rejected, received: Any) -> QuarantineRecord:
         raw = _scrub_raw(_raw(rejected.item)) if self.privacy.scrub_pii else _raw(rejected.item)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from microfunnel.config import Project
+from microfunnel.events.model import Event
 from microfunnel.events.plan import TrackingPlan
 from microfunnel.events.privacy import PrivacySettings, hash_user_id
 from microfunnel.events.sessions import Sessionizer
@@ -22,14 +23,16 @@ __all__ = ["Runtime"]
 log = logging.getLogger("microfunnel")
 
 
-def _sessionizer(project: Project) -> Any:
+def _sessionizer(project: Project) -> Callable[[list[Event]], None]:
     """Derived sessions for events without one (30 minutes of inactivity by default)."""
     sessions = Sessionizer(timedelta(minutes=project.settings.session_timeout_minutes))
     lock = threading.Lock()
 
-    def assign(event: Any) -> None:
+    def assign(events: list[Event]) -> None:
         with lock:
-            sessions.assign(event)
+            for event in events:
+                if event.session_id is None:
+                    sessions.assign(event)
 
     return assign
 

@@ -169,7 +169,8 @@ class Spool:
         durable = loop.create_future()
 
         def wake() -> None:
-            loop.call_soon_threadsafe(_settle, durable)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                loop.call_soon_threadsafe(_settle, durable)
 
         waiter = self._enqueue(payload, _Waiter(carry, wake))
         try:

@@ -97,7 +97,8 @@ class Writer:
             return
         merged = SpoolBatch()
         for record in records:
-            batch = decode_batch(record.payload)
+            carried = record.carry
+            batch = carried if isinstance(carried, SpoolBatch) else decode_batch(record.payload)
             merged.events.extend(batch.events)
             merged.quarantine.extend(batch.quarantine)
             merged.identities.extend(batch.identities)
