@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,6 +22,10 @@ __all__ = ["collect", "header_key", "read_body", "router"]
 router = APIRouter()
 
 Decoder = Callable[..., DecodedBatch]
+
+# An event time this far after receipt is a broken client clock (with no ``sent_at`` to correct
+# it): the event is kept at its receipt time, with the time as sent in context.
+FUTURE_LIMIT = timedelta(days=1)
 
 # Batches up to this size are run through the pipeline on the event loop (about a millisecond
 # for 100 events); larger ones in a worker thread, so they do not hold up other requests.
@@ -119,18 +123,23 @@ async def collect(
             f"{runtime.project.settings.max_batch_events}: split it into smaller batches",
             field="batch",
         )
-    _fill_request_context(request, decoded)
+    _fill_request_context(request, decoded, received)
     result = await runtime.ingestor.ingest_async(decoded, inline_events=INLINE_EVENTS)
     return result.to_json()
 
 
-def _fill_request_context(request: Request, decoded: DecodedBatch) -> None:
-    """Where a client sent no IP or user agent, take the request's (before privacy truncates)."""
+def _fill_request_context(request: Request, decoded: DecodedBatch, received: datetime) -> None:
+    """Where a client sent no IP, take the request's (before privacy truncates); clamp times
+    more than ``FUTURE_LIMIT`` after receipt to the receipt time, keeping the time as sent."""
     ip = request.client.host if request.client else None
+    latest = received + FUTURE_LIMIT
     for event in decoded.events:
         ctx = event.context
         if "ip" not in ctx and ip:
             ctx["ip"] = ip
+        if event.timestamp is not None and event.timestamp > latest:
+            ctx["timestamp_as_sent"] = event.timestamp.isoformat()
+            event.timestamp = received
 
 
 async def post_events(request: Request) -> JSONResponse:

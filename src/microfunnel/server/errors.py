@@ -45,6 +45,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
         return _error(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # Decoders and the privacy scrub walk nested values; only hostile input nests this deep.
+        return _error(
+            400,
+            "decode",
+            "the body nests arrays or objects too deeply to decode: flatten the payload",
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
