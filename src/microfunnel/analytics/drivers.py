@@ -8,8 +8,8 @@ on per-person counts of micro-conversions (computed in the engine) and reports p
 and the AUC on held-out persons.
 
 Both are associations, not causes (:data:`~microfunnel.analytics.scope.ASSOCIATION_NOTE`).
-The odds-ratio interval, the logistic fit and the AUC are small pure functions here because
-``microfunnel.stats`` does not offer them yet.
+The odds-ratio interval, the logistic fit and the AUC come from ``microfunnel.stats``
+(re-exported here for existing callers).
 
 Example::
 
@@ -26,7 +26,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
 from microfunnel.analytics.scope import (
     ASSOCIATION_NOTE,
@@ -37,6 +36,7 @@ from microfunnel.analytics.scope import (
 from microfunnel.errors import QueryError
 from microfunnel.query.drivers import ALL, candidates_sql, counts_sql
 from microfunnel.query.scope import EventScope
+from microfunnel.stats.association import fit_logistic, odds_ratio, roc_auc
 from microfunnel.stats.corrections import adjust_pvalues
 from microfunnel.stats.frequentist import z_test_proportions
 from microfunnel.stats.suffstats import ProportionStats
@@ -105,19 +105,6 @@ class LeadScore:
     note: str
 
 
-def odds_ratio(a: int, b: int, c: int, d: int, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Odds ratio of a 2x2 table ``[[a, b], [c, d]]`` with Woolf's log interval.
-
-    A zero cell adds 0.5 to every cell (Haldane-Anscombe), so the estimate stays finite.
-    """
-    if 0 in (a, b, c, d):
-        a, b, c, d = a + 0.5, b + 0.5, c + 0.5, d + 0.5  # type: ignore[assignment]
-    log_or = math.log(a * d / (b * c))
-    se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
-    z = float(special.ndtri(1 - alpha / 2))
-    return math.exp(log_or), math.exp(log_or - z * se), math.exp(log_or + z * se)
-
-
 def _scope(store: Any, events: Sequence[str], start: Any, end: Any, tz: str, where: Any,
            include_bots: bool) -> EventScope:  # fmt: skip
     check_events(store, events)
@@ -156,7 +143,7 @@ def drivers(
         for _, did, dc in kept
     ]
     adjusted = adjust_pvalues(
-        [t.p_value for t in tests], method="bh", scope="metrics", alpha=alpha,
+        [t.p_value for t in tests], method="bh", scope="candidates", alpha=alpha,
         labels=[k[0] for k in kept],
     ).adjusted if kept else ()  # fmt: skip
     out = []
@@ -172,39 +159,6 @@ def drivers(
         macro, n, conv, min_persons, tuple(out), tuple(r[0] for r in rare),
         "benjamini-hochberg", ASSOCIATION_NOTE,
     )  # fmt: skip
-
-
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray, *, l2: float = 0.0, max_iter: int = 100
-) -> np.ndarray:
-    """Coefficients ``[intercept, b1, ...]`` of a logistic regression by Newton-Raphson.
-
-    ``l2`` is a ridge penalty on the slopes (not the intercept); a small one keeps the fit
-    finite when a feature separates the classes.
-    """
-    design = np.column_stack([np.ones(len(x)), x])
-    beta = np.zeros(design.shape[1])
-    penalty = np.full(design.shape[1], l2)
-    penalty[0] = 0.0
-    for _ in range(max_iter):
-        p = special.expit(design @ beta)
-        grad = design.T @ (y - p) - penalty * beta
-        hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty)
-        step = np.linalg.solve(hess + 1e-10 * np.eye(len(beta)), grad)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return beta
-
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U / (n1 n0)); ties count one half."""
-    pos = y == 1
-    n1, n0 = int(pos.sum()), int((~pos).sum())
-    if n1 == 0 or n0 == 0:
-        return math.nan
-    ranks = stats.rankdata(score)
-    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def lead_score(

@@ -27,6 +27,8 @@ from microfunnel.analytics.scope import check_events, check_where, utc_range
 from microfunnel.errors import QueryError
 from microfunnel.query.forecast import reach_sql
 from microfunnel.query.scope import EventScope
+from microfunnel.stats.bayesian import beta_posterior_draws
+from microfunnel.stats.suffstats import ProportionStats
 
 __all__ = ["Forecast", "StepForecast", "forecast", "forecast_funnel"]
 
@@ -82,15 +84,17 @@ def forecast_funnel(
             )
         if not 0.0 <= rate <= 1.0:
             raise QueryError(f"rate for `{name}` must be in [0, 1], got {rate}.", field="changes")
-    rng = np.random.default_rng(seed)
     observed = [1.0] + [b / a if a else 0.0 for a, b in pairwise(counts)]
     rates = [1.0] + [changes.get(s, r) for s, r in zip(steps[1:], observed[1:], strict=True)]
+    uncertain = [k for k in range(1, len(steps)) if steps[k] not in changes]
+    posterior = iter(
+        beta_posterior_draws(
+            [ProportionStats(counts[k - 1], counts[k]) for k in uncertain], draws=draws, seed=seed
+        )
+    )
     sampled = np.ones(draws)
     for k in range(1, len(steps)):
-        if steps[k] in changes:
-            sampled *= rates[k]
-        else:
-            sampled *= rng.beta(counts[k] + 1, counts[k - 1] - counts[k] + 1, size=draws)
+        sampled *= rates[k] if steps[k] in changes else next(posterior)
     predicted = np.cumprod(rates) * counts[0]
     per_conversion = revenue / counts[-1] if counts[-1] else 0.0
     tail = (1 - level) / 2

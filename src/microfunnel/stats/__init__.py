@@ -11,6 +11,12 @@ True
 
 from __future__ import annotations
 
+from microfunnel.stats.association import (
+    OddsRatio,
+    fit_logistic,
+    odds_ratio,
+    roc_auc,
+)
 from microfunnel.stats.bandit import (
     thompson_weights,
 )
@@ -20,8 +26,14 @@ from microfunnel.stats.bayesian import (
     NormalPrior,
     bayes_means,
     bayes_proportions,
+    beta_posterior_draws,
     chance_to_be_best,
     expected_loss_normal,
+)
+from microfunnel.stats.changepoint import (
+    RateDrop,
+    binomial_change_point,
+    cusum_drops,
 )
 from microfunnel.stats.corrections import (
     AdjustedPValues,
@@ -125,9 +137,11 @@ __all__ = [
     "MeanStats",
     "Method",
     "NormalPrior",
+    "OddsRatio",
     "PooledEffects",
     "PowerResult",
     "ProportionStats",
+    "RateDrop",
     "RatioStats",
     "Scope",
     "SequentialResult",
@@ -141,15 +155,19 @@ __all__ = [
     "adjust_pvalues",
     "bayes_means",
     "bayes_proportions",
+    "beta_posterior_draws",
+    "binomial_change_point",
     "chance_to_be_best",
     "compare_moments",
     "critical_value",
     "crossing_probabilities",
     "cuped_adjust",
     "cuped_test",
+    "cusum_drops",
     "decide",
     "duration_days",
     "expected_loss_normal",
+    "fit_logistic",
     "group_sequential_bounds",
     "inflation_factor",
     "kaplan_meier",
@@ -160,7 +178,9 @@ __all__ = [
     "msprt_log_evalue",
     "msprt_rho2",
     "msprt_test",
+    "odds_ratio",
     "partial_pool",
+    "roc_auc",
     "sample_size_means",
     "sample_size_proportions",
     "spent_alpha",

@@ -3,7 +3,9 @@
 Chance to beat control and chance to be best are integrals of posterior densities, computed by
 Gauss-Legendre quadrature on panels cut at every arm's posterior quantiles (deterministic, no
 Monte Carlo noise). Expected loss ("risk") is the mean shortfall if you ship an arm that is
-actually worse: ``E[max(control - treatment, 0)]`` for shipping the treatment.
+actually worse: ``E[max(control - treatment, 0)]`` for shipping the treatment. Quantities with
+no closed form, such as a product of funnel step rates, use seeded posterior draws
+(:func:`beta_posterior_draws`).
 
 >>> r = bayes_proportions(ProportionStats(1000, 100), ProportionStats(1000, 130))
 >>> round(r.chance_to_beat_control, 3)
@@ -31,6 +33,7 @@ __all__ = [
     "NormalPrior",
     "bayes_means",
     "bayes_proportions",
+    "beta_posterior_draws",
     "chance_to_be_best",
     "expected_loss_normal",
 ]
@@ -297,3 +300,29 @@ def chance_to_be_best(
     else:
         probs[usable] = _chance_best(posts)
     return tuple(float(p) for p in probs), tuple(sorted(warns))
+
+
+def beta_posterior_draws(
+    arms: Sequence[ProportionStats],
+    *,
+    draws: int,
+    seed: int,
+    prior: BetaPrior = BetaPrior(),
+) -> NDArray[np.float64]:
+    """``draws`` samples of each arm's rate from its Beta posterior: one row per arm.
+
+    One generator seeded with ``seed`` samples the arms in order, so the same arms, prior and
+    seed always give the same draws.
+
+    >>> d = beta_posterior_draws([ProportionStats(800, 200)], draws=20000, seed=0)
+    >>> d.shape, round(float(d.mean()), 2)
+    ((1, 20000), 0.25)
+    """
+    if draws < 1:
+        raise InputError(f"draws must be at least 1, e.g. 4000, got {draws}.")
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(arms), draws))
+    for i, arm in enumerate(arms):
+        a, b = prior.alpha + arm.conversions, prior.beta + arm.n - arm.conversions
+        out[i] = rng.beta(a, b, size=draws)
+    return out

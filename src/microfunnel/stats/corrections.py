@@ -1,7 +1,8 @@
 """Multiple-testing corrections: Holm (family-wise error) and Benjamini-Hochberg (FDR).
 
-The ``scope`` says what the family is (several metrics, several variants, several segments),
-so a reader of the result knows what the correction was across.
+The ``scope`` says what the family is (several metrics, several variants, several segments,
+or the candidate events and properties screened as drivers of a conversion), so a reader of the
+result knows what the correction was across.
 
 >>> adjust_pvalues([0.01, 0.04, 0.03], method="holm", scope="metrics").adjusted
 (0.03, 0.06, 0.06)
@@ -20,7 +21,7 @@ from microfunnel.errors import InputError
 __all__ = ["AdjustedPValues", "CorrectionMethod", "Scope", "adjust_pvalues"]
 
 CorrectionMethod = Literal["holm", "bh"]
-Scope = Literal["metrics", "variants", "segments"]
+Scope = Literal["metrics", "variants", "segments", "candidates"]
 
 
 @dataclass(frozen=True, slots=True)
