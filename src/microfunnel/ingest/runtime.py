@@ -78,7 +78,9 @@ class Runtime:
         with self._admin:
             self.writer.drain()
             plan = self.reload_plan()
-            return replay_quarantine(self.store, plan)
+            result = replay_quarantine(self.store, plan)
+            self.writer.generation += 1  # the store changed outside the writer
+            return result
 
     def forget(self, user_id: str) -> int:
         """Erase a person everywhere: spool (by draining and dropping it), events, quarantine."""
@@ -88,6 +90,7 @@ class Runtime:
             if self.privacy.hash_user_ids and self.privacy.salt:
                 removed += int(self.store.forget(hash_user_id(user_id, self.privacy.salt)))
             self.spool.purge_applied()
+            self.writer.generation += 1
             return removed
 
     def close(self) -> None:
