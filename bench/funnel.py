@@ -4,7 +4,8 @@ Ours (``microfunnel.analytics.funnel`` on DuckDB, counts only) against ClickHous
 ``windowFunnel`` on a chdb MergeTree table holding the same rows, in the same run, interleaved;
 counts per step per device must be identical. Each measurement runs in a fresh subprocess so its
 peak memory (``ru_maxrss``) is its own; the query runs twice there (the first warms the caches)
-and the second is timed.
+and the second is timed (wall and CPU seconds: on a busy machine CPU time is the
+steadier figure).
 
     python bench/funnel.py --events 10000000 --events 50000000 --runs 3
 
@@ -32,6 +33,11 @@ from typing import cast
 STEPS = ["view_item", "add_to_cart", "begin_checkout", "add_shipping_info", "add_payment_info"]
 WINDOW = timedelta(hours=24)
 CHUNK = 2_000_000
+
+
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
 
 
 def _peak_mb() -> float:
@@ -63,7 +69,7 @@ def load(folder: Path, n_events: int, seed: int) -> dict[str, float]:
     return spent
 
 
-def ours(folder: Path) -> tuple[dict[str, list[int]], float]:
+def ours(folder: Path) -> tuple[dict[str, list[int]], tuple[float, float]]:
     from microfunnel.analytics.funnel import Breakdown, Step, funnel
     from microfunnel.store.duckdb import DuckDBStore
 
@@ -71,16 +77,16 @@ def ours(folder: Path) -> tuple[dict[str, list[int]], float]:
     store.query("SET threads = 2")
     store.query("SET memory_limit = '1500MB'")
     steps = [Step(s) for s in STEPS]
-    seconds = 0.0
+    seconds = (0.0, 0.0)
     for _ in range(2):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         r = funnel(store, steps, window=WINDOW, breakdown=Breakdown("device"), timings=False)
-        seconds = time.perf_counter() - t
+        seconds = (time.perf_counter() - t, _cpu() - c)
     store.close()
     return {seg.segment: [s.count for s in seg.steps] for seg in r.segments}, seconds
 
 
-def window_funnel(folder: Path) -> tuple[dict[str, list[int]], float]:
+def window_funnel(folder: Path) -> tuple[dict[str, list[int]], tuple[float, float]]:
     from microfunnel.store.clickhouse import ClickHouseStore
 
     store = ClickHouseStore(folder / "chdb")
@@ -93,11 +99,11 @@ def window_funnel(folder: Path) -> tuple[dict[str, list[int]], float]:
         f"WHERE event IN ({names}) AND NOT is_bot GROUP BY person_id, device) "
         "WHERE level > 0 GROUP BY device, level"
     )
-    seconds = 0.0
+    seconds = (0.0, 0.0)
     for _ in range(2):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         rows = store.query(sql).to_pylist()
-        seconds = time.perf_counter() - t
+        seconds = (time.perf_counter() - t, _cpu() - c)
     store.close()
     counts: dict[str, list[int]] = {}
     for row in rows:
@@ -112,7 +118,7 @@ def child(mode: str, folder: Path, n_events: int, seed: int) -> None:
         out: dict[str, object] = {"seconds": load(folder, n_events, seed)}
     else:
         counts, seconds = (ours if mode == "duckdb" else window_funnel)(folder)
-        out = {"counts": counts, "seconds": seconds}
+        out = {"counts": counts, "seconds": seconds[0], "cpu_s": seconds[1]}
     out["peak_mb"] = _peak_mb()
     sys.stdout.write(json.dumps(out) + "\n")
 
@@ -130,12 +136,14 @@ def bench(n_events: int, runs: int, seed: int, workdir: Path) -> dict[str, objec
     loaded = _run("load", folder, n_events, seed)
     print(f"{n_events:,} events loaded: {loaded['seconds']}", file=sys.stderr)
     seconds: dict[str, list[float]] = {"duckdb": [], "clickhouse": []}
+    cpu: dict[str, list[float]] = {"duckdb": [], "clickhouse": []}
     peaks: dict[str, float] = {"duckdb": 0.0, "clickhouse": 0.0}
     answers = {}
     for _ in range(runs):
         for mode in ("duckdb", "clickhouse"):  # interleaved: the same noise for both
             r = _run(mode, folder, n_events, seed)
             seconds[mode].append(float(r["seconds"]))  # type: ignore[arg-type]
+            cpu[mode].append(float(r["cpu_s"]))  # type: ignore[arg-type]
             peaks[mode] = max(peaks[mode], float(r["peak_mb"]))  # type: ignore[arg-type]
             answers[mode] = r["counts"]
         print(f"  {mode} runs so far: {seconds}", file=sys.stderr)
@@ -148,6 +156,7 @@ def bench(n_events: int, runs: int, seed: int, workdir: Path) -> dict[str, objec
         "counts": answers["duckdb"],
         "median_s": {k: statistics.median(v) for k, v in seconds.items()},
         "runs_s": seconds,
+        "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
         "peak_mb": peaks,
         "load_s": loaded["seconds"],
     }
@@ -166,15 +175,17 @@ def main() -> None:
     if args.child:
         return child(args.child, args.folder, sizes[0], args.seed)
     workdir = args.workdir or Path(tempfile.gettempdir())
-    print("| events | ours (DuckDB) median s | windowFunnel (chdb) median s | ours peak MB "
-          "| chdb peak MB | speed-up |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
+    print("| events | ours (DuckDB) median s | windowFunnel (chdb) median s | ours CPU s "
+          "| chdb CPU s | ours peak MB | chdb peak MB | speed-up (wall) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
         r = bench(n, args.runs, args.seed, workdir)
         med, peak = cast(dict[str, float], r["median_s"]), cast(dict[str, float], r["peak_mb"])
+        cpu = cast(dict[str, float], r["median_cpu_s"])
         print(json.dumps(r), file=sys.stderr)
         print(
             f"| {n:,} | {med['duckdb']:.2f} | {med['clickhouse']:.2f} | "
+            f"{cpu['duckdb']:.2f} | {cpu['clickhouse']:.2f} | "
             f"{peak['duckdb']:.0f} | {peak['clickhouse']:.0f} | "
             f"{med['clickhouse'] / med['duckdb']:.2f}x |",
             flush=True,
