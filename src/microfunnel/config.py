@@ -123,7 +123,8 @@ class Keys:
     secret_hashes: list[dict[str, str]] = field(default_factory=list)
 
     def is_write(self, key: str) -> bool:
-        return any(secrets.compare_digest(key, k) for k in self.write)
+        given = key.encode()  # bytes: compare_digest refuses non-ASCII str (a client's typo)
+        return any(secrets.compare_digest(given, k.encode()) for k in self.write)
 
     def is_secret(self, key: str) -> bool:
         digest = hash_key(key)
