@@ -128,7 +128,8 @@ class DuckDBStore(Store):
                 inserted = con.fetchone()
                 con.execute("COMMIT")
             except duckdb.Error as exc:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):  # the failure may have ended it already
+                    con.execute("ROLLBACK")
                 raise StoreError(f"insert into DuckDB failed: {exc}") from exc
             finally:
                 con.unregister("_batch")
