@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests explore widely but reproducibly: the same examples on every run, so CI never
+# fails on a draw no one can replay. Explore more with HYPOTHESIS_PROFILE=explore.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from microfunnel.store.base import Store
 from microfunnel.store.clickhouse import ClickHouseStore

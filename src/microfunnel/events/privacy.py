@@ -113,12 +113,25 @@ def apply_privacy(event: Event, settings: PrivacySettings) -> Event:
         elif truncated != ip:
             context = {**context, "ip": truncated}
     if settings.scrub_pii:
+        _pseudonymize_ids(event, settings.salt or "")
         event.properties = _scrub(event.properties, _NO_SKIP)
         context = _scrub(context, _CONTEXT_SKIP)
     event.context = context
     if settings.hash_user_ids and event.user_id is not None:
         event.user_id = hash_user_id(event.user_id, settings.salt or "")
     return event
+
+
+def _pseudonymize_ids(event: Event, salt: str) -> None:
+    """An id that is itself an e-mail address, phone or card number (``identify("jane@...")``)
+    becomes its salted hash: still one stable id per person, no longer readable."""
+    for name in ("user_id", "anonymous_id", "session_id"):
+        value = getattr(event, name)
+        if isinstance(value, str) and scrub_text(value) != value:
+            setattr(event, name, hash_user_id(value, salt))
+    previous = event.properties.get("previous_id")
+    if isinstance(previous, str) and scrub_text(previous) != previous:
+        event.properties = {**event.properties, "previous_id": hash_user_id(previous, salt)}
 
 
 def _consent_denied(consent: Any) -> bool:
