@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+
+from microfunnel.store.base import Store
+from microfunnel.store.clickhouse import ClickHouseStore
+from microfunnel.store.duckdb import DuckDBStore
+
 # Property tests explore widely but reproducibly: the same examples on every run, so CI never
 # fails on a draw no one can replay. Explore more with HYPOTHESIS_PROFILE=explore.
 settings.register_profile(
@@ -16,10 +21,6 @@ settings.register_profile(
 )
 settings.register_profile("explore", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-from microfunnel.store.base import Store
-from microfunnel.store.clickhouse import ClickHouseStore
-from microfunnel.store.duckdb import DuckDBStore
 
 ENGINES = ["duckdb", "clickhouse"]
 
