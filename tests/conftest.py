@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-
 from microfunnel.store.base import Store
 from microfunnel.store.clickhouse import ClickHouseStore
 from microfunnel.store.duckdb import DuckDBStore
