@@ -96,25 +96,35 @@ def test_login_only_redirects_within_the_site(client: httpx.Client, shop: Create
         assert ok.headers["location"] == "/"
 
 
-def test_results_are_cached_until_new_events_arrive(
-    client: httpx.Client, shop: CreatedProject
+def test_results_are_cached_then_served_stale_while_refreshing(
+    client: httpx.Client, shop: CreatedProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     headers = {"Authorization": f"Bearer {shop.secret_key}"}
     first = send(client, shop.write_key, days=3, start=date(2024, 5, 1))
 
-    def shown() -> int:
+    def shown() -> tuple[int, str]:
         page = client.get("/data", headers=headers)
         assert page.status_code == 200
         found = re.search(r'id="total-events">([\d,]+)<', page.text)
-        assert found is not None
-        return int(found.group(1).replace(",", ""))
+        note = re.search(r'id="freshness" data-fresh="(\w+)">\s*([^<]*)<', page.text)
+        assert found is not None and note is not None
+        return int(found.group(1).replace(",", "")), note.group(1) + ": " + note.group(2)
 
-    assert shown() == first
+    assert shown()[0] == first
     hits = CACHE.hits
-    assert shown() == first
+    count, note = shown()
+    assert count == first and note.startswith("yes: computed")
     assert CACHE.hits > hits  # the second view came from the cache
+    monkeypatch.setattr(CACHE, "grace", 0.0)
     second = send(client, shop.write_key, days=2, start=date(2024, 5, 10))
-    assert shown() == first + second  # the writer's new generation invalidated it
+    count, note = shown()  # new data: the last result at once, capped by min_interval
+    assert count == first and note.startswith("no: ") and "new events arrived" in note
+    monkeypatch.setattr(CACHE, "min_interval", 0.0)
+    count, note = shown()  # now the refresh starts in the background
+    assert count == first and "refreshing" in note
+    assert CACHE.wait(60)
+    count, note = shown()
+    assert count == first + second and note.startswith("yes")
 
 
 def test_a_bad_question_renders_the_library_message(
@@ -129,7 +139,7 @@ def test_a_bad_question_renders_the_library_message(
 
 
 def test_cache_computes_a_missing_result_once() -> None:
-    cache, calls = ResultCache(max_entries=2), []
+    cache, calls = ResultCache(max_entries=2, min_interval=0.0), []
     for _ in range(3):
         assert cache.get(("p", 1), "k", lambda: calls.append(1) or 7) == 7
     assert len(calls) == 1
@@ -137,6 +147,58 @@ def test_cache_computes_a_missing_result_once() -> None:
     for key in ("a", "b", "c"):
         cache.get(("p", 2), key, lambda: 0)
     assert cache.get(("p", 2), "k", lambda: 9) == 9  # evicted beyond max_entries
+
+
+def test_cache_serves_stale_and_recomputes_one_at_a_time() -> None:
+    cache = ResultCache(min_interval=0.0, grace=0.0)
+    release, calls = threading.Event(), []
+
+    def slow(value: int) -> int:
+        calls.append(value)
+        assert release.wait(10)
+        return value
+
+    release.set()
+    assert cache.get(("p", 1), "k", lambda: slow(1)) == 1
+    release.clear()
+    stale = [cache.lookup(("p", 2), "k", lambda: slow(2)) for _ in range(3)]
+    assert [(s.value, s.fresh, s.refreshing) for s in stale] == [(1, False, True)] * 3
+    assert calls == [1, 2]  # one background computation for the key, not three
+    release.set()
+    assert cache.wait(10)
+    fresh = cache.lookup(("p", 2), "k", lambda: slow(3))
+    assert (fresh.value, fresh.fresh) == (2, True) and calls == [1, 2]
+
+
+def test_cache_caps_how_often_a_key_is_recomputed() -> None:
+    cache = ResultCache(min_interval=3600.0, grace=0.0)
+    assert cache.get(("p", 1), "k", lambda: 1) == 1
+    for version in (2, 3, 4):  # events keep arriving
+        got = cache.lookup(("p", version), "k", lambda: 99)
+        assert (got.value, got.fresh, got.refreshing) == (1, False, False)
+    assert cache.refreshes == 0
+    now = cache.lookup(("p", 5), "k", lambda: 5, wait=True)  # "?fresh=1": recompute, wait
+    assert (now.value, now.fresh) == (5, True)
+
+
+def test_cache_grace_serves_a_quick_recomputation_fresh() -> None:
+    cache = ResultCache(min_interval=0.0, grace=5.0)
+    assert cache.get(("p", 1), "k", lambda: 1) == 1
+    got = cache.lookup(("p", 2), "k", lambda: 2)
+    assert (got.value, got.fresh) == (2, True)
+
+
+def test_a_failed_background_refresh_is_recomputed_in_the_foreground() -> None:
+    cache = ResultCache(min_interval=0.0, grace=5.0)
+    assert cache.get(("p", 1), "k", lambda: 1) == 1
+
+    def broken() -> int:
+        raise ValueError("no such event")
+
+    assert cache.lookup(("p", 2), "k", broken).value == 1  # the last good result
+    assert cache.wait(10)
+    with pytest.raises(ValueError, match="no such event"):
+        cache.get(("p", 2), "k", broken)
 
 
 def test_report_command_writes_one_offline_file(shop: CreatedProject, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from datetime import date
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -18,7 +19,7 @@ from microfunnel.analytics.scope import last_local_day
 from microfunnel.errors import InputError, QueryError
 from microfunnel.query.scope import EventScope
 from microfunnel.server.dashboard import auth
-from microfunnel.server.dashboard.cache import ResultCache, data_version
+from microfunnel.server.dashboard.cache import Cached, ResultCache, data_version
 from microfunnel.server.dashboard.render import STATIC, render
 from microfunnel.server.dashboard.views import data, experiments, explore, insights, overview
 from microfunnel.server.dashboard.views import funnel as funnel_view
@@ -44,7 +45,7 @@ STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg
 DEVICES = ("desktop", "mobile", "tablet")
 
 
-def _shared(runtime: Runtime, version: tuple[Hashable, ...]) -> dict[str, Any]:
+def _shared(runtime: Runtime, version: tuple[Hashable, ...], *, wait: bool) -> dict[str, Any]:
     """What every page's controls need: the project's event names and its last day of data."""
 
     def build() -> dict[str, Any]:
@@ -55,7 +56,20 @@ def _shared(runtime: Runtime, version: tuple[Hashable, ...]) -> dict[str, Any]:
             through = None
         return {"event_names": names, "data_through": through}
 
-    return CACHE.get(version, ("shared",), build)
+    return CACHE.lookup(version, ("shared",), build, wait=wait).value
+
+
+def freshness(cached: Cached[Any], request: Request) -> dict[str, Any]:
+    """What the page says about its result's age: fresh, or stale and being refreshed (with a
+    link to the same page that waits for the result on the current data)."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "fresh"]
+    return {
+        "wait_query": urlencode([*params, ("fresh", "1")]),
+        "age": round(cached.age()),
+        "fresh": cached.fresh,
+        "refreshing": cached.refreshing,
+        "interval": round(CACHE.min_interval),
+    }
 
 
 def page(
@@ -72,7 +86,8 @@ def page(
     if isinstance(runtime, RedirectResponse):
         return runtime
     version = data_version(runtime)
-    shared = _shared(runtime, version)
+    wait = request.query_params.get("fresh") == "1"
+    shared = _shared(runtime, version, wait=wait)
     context: dict[str, Any] = {
         "title": title,
         "nav": NAV,
@@ -84,6 +99,7 @@ def page(
         "form": form or {},
         "devices": DEVICES,
         "plan_events": runtime.plan.event_names,
+        "freshness": None,
         **shared,
     }
     status = 200
@@ -91,8 +107,10 @@ def page(
         context["error"] = "No events yet: send events to the collector, then reload this page."
     else:
         try:
-            context.update(CACHE.get(version, key, lambda: build(runtime)))
+            cached = CACHE.lookup(version, key, lambda: build(runtime), wait=wait)
+            context.update(cached.value)
             context["ok"] = True
+            context["freshness"] = freshness(cached, request)
         except InputError as exc:
             context["error"], status = exc.message, exc.status
     return HTMLResponse(render(template, **context), status_code=status)

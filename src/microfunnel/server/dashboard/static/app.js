@@ -39,7 +39,11 @@
           var b = res[1];
           out.textContent = "replayed: " + JSON.stringify(b);
           out.dataset.done = "1";
-          setTimeout(function () { window.location.reload(); }, 600);
+          setTimeout(function () {
+            var url = new URL(window.location.href);
+            url.searchParams.set("fresh", "1");  // wait for results on the replayed data
+            window.location.replace(url.toString());
+          }, 600);
         })
         .catch(function (e) { out.textContent = String(e.message || e); button.disabled = false; });
     });
