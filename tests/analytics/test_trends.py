@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from microfunnel.analytics.alerts import detect_drops
-from microfunnel.analytics.trends import trend
+from microfunnel.analytics.trends import trend, trends
 from microfunnel.errors import QueryError
 from microfunnel.events.model import Event
 from microfunnel.sim import Planted
@@ -107,3 +107,19 @@ def test_engines_agree(shop_stores: dict[str, Store], shop_start: date) -> None:
     ]
     assert results[0] == results[1]
     assert sum(p.active for p in results[0].points) > 0
+
+
+def test_many_trends_from_one_scan_equal_one_at_a_time(shop: Store) -> None:
+    events = ["view_item", "add_to_cart", "purchase"]
+    for interval in ("day", "week"):
+        together = trends(shop, events, interval=interval, where={"device": "mobile"})
+        assert list(together) == events
+        for event in events:
+            assert together[event] == trend(
+                shop, event, interval=interval, where={"device": "mobile"}
+            )
+    utc, berlin = (
+        trends(shop, events, tz=tz, among="view_item") for tz in ("UTC", "Europe/Berlin")
+    )
+    assert utc["purchase"].change is not None and berlin["purchase"].change is not None
+    assert sum(p.converted for p in utc["purchase"].points) > 0

@@ -16,7 +16,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -31,11 +31,11 @@ from microfunnel.analytics.scope import (
 )
 from microfunnel.errors import QueryError
 from microfunnel.query.scope import EventScope
-from microfunnel.query.trends import period_rates_sql, rates_sql
+from microfunnel.query.trends import DAY, PERIOD, WEEK, trend_rates_sql
 from microfunnel.stats.frequentist import EffectResult, z_test_proportions
 from microfunnel.stats.suffstats import ProportionStats
 
-__all__ = ["PeriodChange", "RatePoint", "Trend", "trend"]
+__all__ = ["PeriodChange", "RatePoint", "Trend", "trend", "trends"]
 
 Interval = Literal["day", "week"]
 
@@ -80,12 +80,6 @@ def _as_date(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _proportion(row: dict[str, Any] | None) -> ProportionStats:
-    if row is None:
-        return ProportionStats(0, 0)
-    return ProportionStats(int(row["active"]), int(row["converted"]))
-
-
 def trend(
     store: Any,
     event: str,
@@ -106,79 +100,83 @@ def trend(
     ``end`` defaults to the last day with data, ``start`` to 27 days before ``end``. Alerts are
     computed on daily rates (``interval`` only changes the points reported).
     """
+    return trends(
+        store, [event], among=among, start=start, end=end, tz=tz, interval=interval,
+        where=where, include_bots=include_bots, compare_days=compare_days,
+        baseline_days=baseline_days, alpha=alpha,
+    )[event]  # fmt: skip
+
+
+def trends(
+    store: Any,
+    events: Sequence[str],
+    *,
+    among: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    tz: str = "UTC",
+    interval: Interval = "day",
+    where: Mapping[str, str] | None = None,
+    include_bots: bool = False,
+    compare_days: int = 7,
+    baseline_days: int = 14,
+    alpha: float = 0.05,
+) -> dict[str, Trend]:
+    """:func:`trend` for each of ``events`` over the same range, from one scan of the data
+    (event -> trend, in the order given)."""
     if interval not in ("day", "week"):
         raise QueryError(f"interval must be `day` or `week`, not `{interval}`.", field="interval")
     if compare_days < 1:
         raise QueryError("compare_days must be at least 1.", field="compare_days")
     filters = check_where(where)
     check_tz(tz)
-    check_events(store, [event, among])
+    check_events(store, [*events, among])
     end = end or last_local_day(store, tz, EventScope(where=filters, include_bots=include_bots))
     start = start or end - timedelta(days=27)
     since, until = utc_range(start, end, tz)
-    common: dict[str, Any] = dict(
-        event=event, among=among, where=filters, include_bots=include_bots
-    )
-    daily = _daily(store, tz, since, until, common)
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    counts = [daily.get(d, (0, 0)) for d in days]
-    if interval == "day":
-        points = tuple(_point(d, *c) for d, c in zip(days, counts, strict=True))
-    else:
-        sql, params = rates_sql(
-            store.dialect, tz=tz, interval="week", since=since, until=until, **common
-        )
-        points = tuple(
-            _point(_as_date(r["bucket"]), r["active"], r["converted"])
-            for r in store.query(sql, params).to_pylist()
-        )
-    alerts = detect_drops(
-        days, [c[0] for c in counts], [c[1] for c in counts], baseline_days=baseline_days
-    )
-    change = _change(store, start, end, tz, compare_days, alpha, common)
-    return Trend(
-        event, among, interval, tz, start, end, filters, points, change, alerts,
-        RULE.format(k=1.0, h=4.0, shewhart=4.0),
+    current_start = end - timedelta(days=compare_days - 1)
+    previous_start = current_start - timedelta(days=compare_days)
+    compared = previous_start >= start
+    names = list(dict.fromkeys(events))
+    sql, params = trend_rates_sql(
+        store.dialect, events=names, among=among, tz=tz, since=since, until=until,
+        current_start=current_start if compared else None,
+        previous_start=previous_start if compared else None,
+        where=filters, include_bots=include_bots,
     )  # fmt: skip
+    rows: dict[int, dict[date, dict[str, Any]]] = {DAY: {}, WEEK: {}, PERIOD: {}}
+    for r in store.query(sql, params).to_pylist():
+        rows[int(r["kind"])][_as_date(r["bucket"])] = r
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    out: dict[str, Trend] = {}
+    for i, event in enumerate(names):
+        column = f"c{i}"
+        daily = [_counts(rows[DAY].get(d), column) for d in days]
+        if interval == "day":
+            points = tuple(_point(d, *c) for d, c in zip(days, daily, strict=True))
+        else:
+            points = tuple(_point(w, *_counts(rows[WEEK][w], column)) for w in sorted(rows[WEEK]))
+        alerts = detect_drops(
+            days, [c[0] for c in daily], [c[1] for c in daily], baseline_days=baseline_days
+        )
+        change = None
+        if compared:
+            previous = ProportionStats(*_counts(rows[PERIOD].get(previous_start), column))
+            current = ProportionStats(*_counts(rows[PERIOD].get(current_start), column))
+            change = PeriodChange(
+                current_start, end, previous_start, current_start - timedelta(days=1), current,
+                previous, z_test_proportions(previous, current, alpha=alpha),
+            )  # fmt: skip
+        out[event] = Trend(
+            event, among, interval, tz, start, end, filters, points, change, alerts,
+            RULE.format(k=1.0, h=4.0, shewhart=4.0),
+        )  # fmt: skip
+    return out
+
+
+def _counts(row: dict[str, Any] | None, column: str) -> tuple[int, int]:
+    return (0, 0) if row is None else (int(row["active"]), int(row[column]))
 
 
 def _point(day: date, active: int, converted: int) -> RatePoint:
-    active, converted = int(active), int(converted)
     return RatePoint(day, active, converted, converted / active if active else 0.0)
-
-
-def _daily(
-    store: Any, tz: str, since: datetime | None, until: datetime | None, common: dict[str, Any]
-) -> dict[date, tuple[int, int]]:
-    sql, params = rates_sql(
-        store.dialect, tz=tz, interval="day", since=since, until=until, **common
-    )
-    return {
-        _as_date(r["bucket"]): (int(r["active"]), int(r["converted"]))
-        for r in store.query(sql, params).to_pylist()
-    }
-
-
-def _change(
-    store: Any,
-    start: date,
-    end: date,
-    tz: str,
-    compare_days: int,
-    alpha: float,
-    common: dict[str, Any],
-) -> PeriodChange | None:
-    current_start = end - timedelta(days=compare_days - 1)
-    previous_start = current_start - timedelta(days=compare_days)
-    if previous_start < start:
-        return None
-    since, split = utc_range(previous_start, current_start - timedelta(days=1), tz)
-    _, until = utc_range(current_start, end, tz)
-    assert since is not None and split is not None and until is not None
-    sql, params = period_rates_sql(split=split, since=since, until=until, **common)
-    rows = {int(r["bucket"]): r for r in store.query(sql, params).to_pylist()}
-    previous, current = _proportion(rows.get(0)), _proportion(rows.get(1))
-    return PeriodChange(
-        current_start, end, previous_start, current_start - timedelta(days=1), current, previous,
-        z_test_proportions(previous, current, alpha=alpha),
-    )  # fmt: skip

@@ -170,11 +170,13 @@ def logout() -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview_page(request: Request) -> Response:
+def overview_page(request: Request, event: list[str] = Query([], max_length=40)) -> Response:
+    chosen = [e for e in event if e]
     return page(
-        request, "overview.html", active="/", title="Overview", key=("overview",),
+        request, "overview.html", active="/", title="Overview", key=("overview", tuple(chosen)),
+        form={"events": chosen},
         build=lambda rt: {
-            **overview.overview(rt.store),
+            **overview.overview(rt.store, events=chosen),
             "experiments": experiments.running(rt),
         },
     )  # fmt: skip

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from microfunnel.analytics.alerts import DropAlert
-from microfunnel.analytics.trends import Trend, trend
+from microfunnel.analytics.trends import Trend, trends
 from microfunnel.server.dashboard.views.charts import spark
 
-__all__ = ["KEY_EVENTS", "KeyRate", "key_events", "overview"]
+__all__ = ["ECOMMERCE_STEPS", "KeyRate", "key_events", "overview"]
 
-KEY_EVENTS = (
+ECOMMERCE_STEPS = (
     "view_item",
-    "size_guide_open",
-    "review_read",
     "add_to_cart",
     "begin_checkout",
     "add_shipping_info",
     "add_payment_info",
     "purchase",
 )
-"""The micro-conversions the overview follows, in funnel order (those the project has)."""
+"""The GA4 e-commerce steps, in funnel order: the default key events (those the project has)."""
 ACTIVE_DAYS = 14
 """An alert detected within this many days of the latest data is shown as active."""
 
@@ -40,19 +39,29 @@ class ActiveAlert:
     alert: DropAlert
 
 
-def key_events(store: Any) -> list[str]:
-    known = set(store.event_names())
-    return [e for e in KEY_EVENTS if e in known]
+def key_events(event_names: Sequence[str], chosen: Sequence[str] = ()) -> list[str]:
+    """The events the overview follows: those chosen (``?event=`` on the page), else the GA4
+    e-commerce steps the project has, in funnel order."""
+    known = set(event_names)
+    if chosen:
+        return list(dict.fromkeys(chosen))
+    return [e for e in ECOMMERCE_STEPS if e in known]
 
 
-def overview(store: Any, *, tz: str = "UTC") -> dict[str, Any]:
-    """Weekly rates (the latest 7 days against the 7 before) and drop alerts per key event."""
+def overview(store: Any, *, events: Sequence[str] = (), tz: str = "UTC") -> dict[str, Any]:
+    """Weekly rates (the latest 7 days against the 7 before) and drop alerts per key event,
+    from one scan of the data for all of them."""
     rates: list[KeyRate] = []
     alerts: list[ActiveAlert] = []
-    for event in key_events(store):
-        t = trend(store, event, interval="week", tz=tz, compare_days=7)
+    names = store.event_names()
+    followed = key_events(names, events)
+    found = trends(store, followed, interval="week", tz=tz, compare_days=7) if followed else {}
+    for event, t in found.items():
         rates.append(KeyRate(event, t, spark([p.rate for p in t.points])))
         horizon = t.end - timedelta(days=ACTIVE_DAYS)
         alerts.extend(ActiveAlert(event, a) for a in t.alerts if a.detected > horizon)
     alerts.sort(key=lambda a: (a.alert.detected, a.event), reverse=True)
-    return {"rates": rates, "alerts": alerts, "active_days": ACTIVE_DAYS}
+    return {
+        "rates": rates, "alerts": alerts, "active_days": ACTIVE_DAYS, "key_events": followed,
+        "chosen": list(events),
+    }  # fmt: skip
