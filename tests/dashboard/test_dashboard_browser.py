@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from microfunnel.analytics.funnel import funnel
 from microfunnel.analytics.funnel_spec import Breakdown, Step
-from microfunnel.analytics.trends import trend
+from microfunnel.experiments.workflow import decide_experiment
 from microfunnel.report import report_from_store
 from microfunnel.server.dashboard.views.funnel import DEFAULT_STEPS
 
@@ -94,18 +95,33 @@ def test_page_renders_with_charts(site: Site, page: tuple[Page, Watch], name: st
         assert figures.nth(i).locator("svg").count() == 1
 
 
-def test_overview_rates_equal_the_trend_analysis(site: Site, page: tuple[Page, Watch]) -> None:
+def test_overview_rates_equal_the_api(site: Site, page: tuple[Page, Watch]) -> None:
     pg, _ = page
     visit(pg, site.url + "/", "overview")
-    card = pg.locator('.card[data-event="add_to_cart"]')
-    t = trend(site.runtime.store, "add_to_cart", interval="week")
-    assert t.change is not None
-    assert card.locator("[data-rate]").inner_text() == f"{t.change.current.mean * 100:.1f} %"
-    active = [a for a in t.alerts if a.detected > t.end - timedelta(days=14)]
-    rows = pg.locator("#alerts tbody tr").filter(has=pg.locator('a:text-is("add_to_cart")'))
-    assert rows.count() == len(active)
-    if active:
-        assert rows.first.locator("td").nth(1).inner_text() == active[-1].began.isoformat()
+    shown = pg.locator("#key-rates .card").evaluate_all("cs => cs.map(c => c.dataset.event)")
+    assert shown == list(DEFAULT_STEPS)  # the GA4 e-commerce steps the shop sends
+    for event in ("add_to_cart", "purchase"):
+        t = site.api(f"/api/trends?event={event}&interval=week").json()
+        card = pg.locator(f'.card[data-event="{event}"]')
+        rate = t["change"]["current"]["conversions"] / t["change"]["current"]["n"]
+        assert card.locator("[data-rate]").inner_text() == f"{rate * 100:.1f} %"
+        end = date.fromisoformat(t["end"])
+        active = [a for a in t["alerts"] if date.fromisoformat(a["detected"]) > end - timedelta(14)]
+        rows = pg.locator("#alerts tbody tr").filter(has=pg.locator(f'a:text-is("{event}")'))
+        assert rows.count() == len(active)
+        if active:
+            assert rows.first.locator("td").nth(1).inner_text() == active[-1]["began"]
+
+
+def test_overview_follows_the_chosen_events(site: Site, page: tuple[Page, Watch]) -> None:
+    pg, _ = page
+    visit(pg, site.url + "/?event=size_guide_open&event=review_read", "overview-chosen")
+    shown = pg.locator("#key-rates .card").evaluate_all("cs => cs.map(c => c.dataset.event)")
+    assert shown == ["size_guide_open", "review_read"]
+    t = site.api("/api/trends?event=review_read&interval=week").json()
+    rate = t["change"]["current"]["conversions"] / t["change"]["current"]["n"]
+    card = pg.locator('.card[data-event="review_read"] [data-rate]')
+    assert card.inner_text() == f"{rate * 100:.1f} %"
 
 
 def test_funnel_builder(site: Site, page: tuple[Page, Watch]) -> None:
@@ -123,17 +139,30 @@ def test_funnel_builder(site: Site, page: tuple[Page, Watch]) -> None:
     pg.wait_for_load_state("networkidle")
     steps = ["view_item", "add_to_cart", "begin_checkout", "add_shipping_info", "purchase"]
     assert re.findall(r"step=([a-z_]+)", pg.url) == steps
-    want = funnel(
-        site.runtime.store,
-        [Step(s) for s in steps],
-        window=timedelta(hours=12),
-        breakdown=Breakdown("device"),
-    )
-    assert number(pg.inner_text("#entered")) == want.steps[0].count
-    assert number(pg.inner_text("#converted")) == want.steps[-1].count
-    assert pg.inner_text("#bottleneck") == want.bottleneck
-    assert pg.locator("#segments tbody tr").count() == len(want.segments)
+    body = {"steps": steps, "window": 12 * 3600, "breakdown": "device"}
+    want = httpx.post(site.url + "/api/funnel", json=body, timeout=60).json()
+    assert number(pg.inner_text("#entered")) == want["steps"][0]["count"]
+    assert number(pg.inner_text("#converted")) == want["steps"][-1]["count"]
+    assert pg.inner_text("#bottleneck") == want["bottleneck"]
+    assert pg.locator("#segments tbody tr").count() == len(want["segments"])
+    matrix = httpx.post(site.url + "/api/funnel/segments", json=body, timeout=60).json()
+    assert pg.inner_text("#worst-segment") == matrix["sentence"]
+    ttc = httpx.post(site.url + "/api/funnel/time-to-convert", json=body, timeout=60).json()
+    for ct in [ttc["overall"], *ttc["segments"]]:
+        row = pg.locator(f'#survival tr[data-segment="{ct["segment"] or "everyone"}"]')
+        assert number(row.locator("td").nth(1).inner_text()) == ct["entrants"]
+        assert number(row.locator("td").nth(2).inner_text()) == ct["converted"]
+    assert pg.locator("#survival figure.chart[data-drawn='1']").count() == 1
     pg.screenshot(path=str(ARTIFACTS / "funnel-built.png"), full_page=True)
+
+
+def test_funnel_by_behaviour(site: Site, page: tuple[Page, Watch]) -> None:
+    pg, _ = page
+    visit(pg, site.url + "/funnel?breakdown=size_guide", "funnel-behaviour")
+    body = {"steps": list(DEFAULT_STEPS), "by": "size_guide"}
+    matrix = httpx.post(site.url + "/api/funnel/segments", json=body, timeout=60).json()
+    assert pg.inner_text("#worst-segment") == matrix["sentence"]
+    assert sorted(matrix["segments"]) == ["no", "yes"]
 
 
 def test_experiment_report_equals_the_api(site: Site, page: tuple[Page, Watch]) -> None:
@@ -147,6 +176,44 @@ def test_experiment_report_equals_the_api(site: Site, page: tuple[Page, Watch]) 
     shown = row.locator("[data-relative-effect]").inner_text()
     assert shown == f"{primary['relative_effect'] * 100:+.1f} %"
     assert api["decision"]["outcome"] in pg.inner_text("#decision")
+
+
+HYPOTHESES = """
+hypotheses:
+  - key: shipping-banner
+    problem: Shoppers leave product pages without adding to cart; exit surveys name shipping.
+    change: A free-shipping banner on product pages.
+    expected_lift: 0.10
+    ice: {impact: 7, confidence: 6, ease: 8}
+    pxl: {above_fold: true, noticeable_5s: true, analytics: true, ease: 2}
+  - key: size-guide-inline
+    problem: Size questions stall mobile shoppers.
+    change: Show the size guide inline under the size picker.
+    expected_lift: 0.05
+    ice: {impact: 9, confidence: 8, ease: 9}
+    pxl: {adds_or_removes: true, user_research: true, ease: 1}
+"""
+
+
+def test_hypothesis_board_and_learning_log(site: Site, page: tuple[Page, Watch]) -> None:
+    (site.folder / "hypotheses.yaml").write_text(HYPOTHESES)
+    decide_experiment(
+        site.runtime.project, site.runtime.store, "free_shipping_banner",
+        learning="Shipping cost is a reason to leave, on mobile most.",
+    )  # fmt: skip
+    pg, _ = page
+    for rank, order in (("pxl", ["shipping-banner", "size-guide-inline"]),
+                        ("ice", ["size-guide-inline", "shipping-banner"])):  # fmt: skip
+        visit(pg, site.url + f"/experiments?rank={rank}", f"experiments-{rank}")
+        rows = pg.locator("#hypotheses tbody tr")
+        assert rows.evaluate_all("rs => rs.map(r => r.dataset.hypothesis)") == order
+    banner = pg.locator('#hypotheses tr[data-hypothesis="shipping-banner"]')
+    assert banner.locator("[data-pxl]").inner_text() == "6"  # 1 + 2 + 1, ease 2
+    assert banner.locator("[data-ice]").inner_text() == "7.0"
+    api = site.api("/api/experiments/free_shipping_banner/report").json()
+    row = pg.locator('#learning-log tr[data-experiment="free_shipping_banner"]').first
+    assert api["decision"]["outcome"] in row.inner_text()
+    assert "on mobile most" in row.inner_text()
 
 
 def test_srm_experiment_is_flagged(site: Site, page: tuple[Page, Watch]) -> None:

@@ -7,8 +7,9 @@ event, a bad window) renders the page with the library's message instead of a re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -59,6 +60,13 @@ def _shared(runtime: Runtime, version: tuple[Hashable, ...], *, wait: bool) -> d
     return CACHE.lookup(version, ("shared",), build, wait=wait).value
 
 
+def _stamps(folder: Path, names: Sequence[str]) -> tuple[int, ...]:
+    return tuple((folder / n).stat().st_mtime_ns if (folder / n).exists() else 0 for n in names)
+
+
+EXPERIMENT_FILES = ("experiments.yaml", "hypotheses.yaml", "decisions.jsonl")
+
+
 def freshness(cached: Cached[Any], request: Request) -> dict[str, Any]:
     """What the page says about its result's age: fresh, or stale and being refreshed (with a
     link to the same page that waits for the result on the current data)."""
@@ -81,10 +89,15 @@ def page(
     key: Hashable,
     build: Callable[[Runtime], dict[str, Any]],
     form: dict[str, Any] | None = None,
+    files: Sequence[str] = (),
 ) -> Response:
+    """Render ``template`` with the cached result of ``build``; ``files`` of the project folder
+    the result also reads (experiments.yaml, ...) are part of its key, so editing one shows."""
     runtime = auth.page_runtime(request)
     if isinstance(runtime, RedirectResponse):
         return runtime
+    if files:
+        key = (key, _stamps(runtime.project.path, files))
     version = data_version(runtime)
     wait = request.query_params.get("fresh") == "1"
     shared = _shared(runtime, version, wait=wait)
@@ -174,7 +187,7 @@ def overview_page(request: Request, event: list[str] = Query([], max_length=40))
     chosen = [e for e in event if e]
     return page(
         request, "overview.html", active="/", title="Overview", key=("overview", tuple(chosen)),
-        form={"events": chosen},
+        form={"events": chosen}, files=EXPERIMENT_FILES[:1],
         build=lambda rt: {
             **overview.overview(rt.store, events=chosen),
             "experiments": experiments.running(rt),
@@ -276,10 +289,11 @@ def forecast(request: Request) -> Response:
 
 
 @router.get("/experiments", response_class=HTMLResponse)
-def experiments_list(request: Request) -> Response:
+def experiments_list(request: Request, rank: Literal["pxl", "ice"] = Query("pxl")) -> Response:
     return page(
         request, "experiments.html", active="/experiments", title="Experiments",
-        key=("experiments",), build=experiments.listing,
+        key=("experiments", rank), build=lambda rt: experiments.listing(rt, rank=rank),
+        files=EXPERIMENT_FILES,
     )  # fmt: skip
 
 
@@ -288,6 +302,7 @@ def experiment_report(request: Request, key: str) -> Response:
     return page(
         request, "experiment.html", active="/experiments", title=f"Experiment {key}",
         key=("experiment", key), build=lambda rt: experiments.report_page(rt, key),
+        files=EXPERIMENT_FILES[:1],
     )  # fmt: skip
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from microfunnel.config import Project
 from microfunnel.events.plan import TrackingPlan
 from microfunnel.experiments.analysis import EPOCH, analyze_table, experiment_stats
 from microfunnel.experiments.definitions import Definitions, ExperimentDef, load_definitions
+from microfunnel.experiments.registry import load_hypotheses, load_log, prioritize
 from microfunnel.experiments.report import ExperimentReport
 from microfunnel.experiments.tables import StatsTable
 from microfunnel.experiments.workflow import analyze_experiment, list_experiments
@@ -35,10 +36,18 @@ def running(runtime: ProjectData) -> list[ExperimentDef]:
     return [e for e in definitions(runtime).experiments.values() if e.status == "running"]
 
 
-def listing(runtime: ProjectData) -> dict[str, Any]:
+def listing(runtime: ProjectData, *, rank: Literal["pxl", "ice"] = "pxl") -> dict[str, Any]:
+    """The experiments, the hypothesis board (``hypotheses.yaml`` ranked by PXL or ICE) and
+    the decision and learning log (``decisions.jsonl``, latest first)."""
     order = {"running": 0, "draft": 1, "stopped": 2}
     exps = sorted(list_experiments(runtime.project), key=lambda e: (order.get(e.status, 3), e.key))
-    return {"experiments": exps}
+    folder = runtime.project.path
+    return {
+        "experiments": exps,
+        "hypotheses": prioritize(load_hypotheses(folder), by=rank),
+        "rank": rank,
+        "log": list(reversed(load_log(folder))),
+    }
 
 
 def _until_day(table: StatsTable, day: int) -> StatsTable:
