@@ -127,7 +127,7 @@ def _pseudonymize_ids(event: Event, salt: str) -> None:
     becomes its salted hash: still one stable id per person, no longer readable."""
     for name in ("user_id", "anonymous_id", "session_id"):
         value = getattr(event, name)
-        if isinstance(value, str) and scrub_text(value) != value:
+        if isinstance(value, str) and value not in _clean and _scrub_string(value) != value:
             setattr(event, name, hash_user_id(value, salt))
     previous = event.properties.get("previous_id")
     if isinstance(previous, str) and scrub_text(previous) != previous:
