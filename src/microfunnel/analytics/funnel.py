@@ -43,7 +43,7 @@ from microfunnel.query.funnel import (
     Unit,
     compile_funnel,
 )
-from microfunnel.store.base import Store
+from microfunnel.store.base import EventCodes, Store
 
 __all__ = [
     "Behaviour",
@@ -150,6 +150,10 @@ def build_spec(
     attribution = segment.attribution if segment is not None else "first"
     if isinstance(attribution, int) and not 0 <= attribution < n:
         raise QueryError(f"attribution step must be between 0 and {n - 1}")
+    names = {m.event for s in steps for m in s.matches()} | {
+        m.event for x in exclusions for m in x.matches
+    }
+    codes = store.event_codes(names) if isinstance(store, EventCodes) else None
     return FunnelSpec(
         steps=tuple(
             StepSpec(
@@ -169,6 +173,7 @@ def build_spec(
         end=t1,
         include_bots=include_bots,
         timings=timings,
+        event_codes=codes,
     )
 
 

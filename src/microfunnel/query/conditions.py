@@ -15,7 +15,7 @@ are checked against a safe pattern before they reach SQL text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -165,15 +165,25 @@ class Match:
     event: str
     filters: tuple[Filter, ...] = ()
 
-    def sql(self, dialect: Dialect, params: Params) -> str:
-        parts = [f"event = {params.add(self.event)}"]
+    def sql(self, dialect: Dialect, params: Params, codes: Mapping[str, int] | None = None) -> str:
+        """``codes``: the store's integer event codes (``event_code``), compared instead of
+        names where known (queries that scan many rows)."""
+        if codes is not None and self.event in codes:
+            parts = [f"event_code = {int(codes[self.event])}"]  # a literal: scans filter on it
+        else:
+            parts = [f"event = {params.add(self.event)}"]
         parts += [f.sql(dialect, params) for f in self.filters]
         return "(" + " AND ".join(parts) + ")"
 
 
-def any_sql(matches: Sequence[Match], dialect: Dialect, params: Params) -> str:
+def any_sql(
+    matches: Sequence[Match],
+    dialect: Dialect,
+    params: Params,
+    codes: Mapping[str, int] | None = None,
+) -> str:
     """True when an event passes any of ``matches``."""
-    return "(" + " OR ".join(m.sql(dialect, params) for m in matches) + ")"
+    return "(" + " OR ".join(m.sql(dialect, params, codes) for m in matches) + ")"
 
 
 def time_range_sql(

@@ -17,7 +17,7 @@ On ClickHouse a counts-only question without a breakdown uses ``windowFunnel`` i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -70,6 +70,9 @@ class FunnelSpec:
     timings: bool = True
     strategy: Literal["auto", "chain", "fold", "native"] = "auto"
     extra: dict[str, str] = field(default_factory=dict)
+    #: the store's integer codes (``microfunnel.store.ddl``): event name -> ``event_code``;
+    #: ``None`` when the store keeps none (then ``event`` and ``person_id`` are compared as text)
+    event_codes: Mapping[str, int] | None = None
 
     @property
     def n(self) -> int:
@@ -108,11 +111,26 @@ class FunnelSpec:
 def _unit_sql(spec: FunnelSpec) -> str:
     if spec.unit == "session":
         return "concat(person_id, '/', coalesce(session_id, ''))"
-    return "person_id"
+    return "person_id" if spec.event_codes is None else "person_key"
 
 
-def _fragment(matches: tuple[Match, ...], d: Dialect) -> Fragment:
-    return Fragment.build(lambda q: any_sql(matches, d, q))
+def _fragment(matches: tuple[Match, ...], d: Dialect, spec: FunnelSpec) -> Fragment:
+    return Fragment.build(lambda q: any_sql(matches, d, q, spec.event_codes))
+
+
+def _relevant_sql(spec: FunnelSpec, conds: list[Fragment], p: Params) -> str:
+    """Only events some step or exclusion matches: an integer ``IN`` where codes are known (a
+    filter the scan applies before reading other columns), then the full conditions if needed."""
+    matches = [m for s in spec.steps for m in s.matches]
+    matches += [m for x in spec.exclusions for m in x.matches]
+    codes = spec.event_codes
+    anyof = lambda: "(" + " OR ".join(p.place(c) for c in conds) + ")"  # noqa: E731
+    if codes is None or any(m.event not in codes for m in matches):
+        return anyof()
+    # Literals, not parameters: the codes are the store's integers, and a scan filters on them.
+    wanted = ", ".join(str(int(c)) for c in sorted({codes[m.event] for m in matches}))
+    coded = f"event_code IN ({wanted})"
+    return f"{coded} AND {anyof()}" if any(m.filters for m in matches) else coded
 
 
 def _events_cte(spec: FunnelSpec, d: Dialect, p: Params, *, all_events: bool) -> str:
@@ -122,8 +140,8 @@ def _events_cte(spec: FunnelSpec, d: Dialect, p: Params, *, all_events: bool) ->
     is ``2b - 1`` (before it), anything else comes last.
     """
     n = spec.n
-    steps = [_fragment(s.matches, d) for s in spec.steps]
-    excls = [_fragment(x.matches, d) for x in spec.exclusions]
+    steps = [_fragment(s.matches, d, spec) for s in spec.steps]
+    excls = [_fragment(x.matches, d, spec) for x in spec.exclusions]
     mask = d.bit_or(
         [f"(CASE WHEN {p.place(c)} THEN {1 << k} ELSE 0 END)" for k, c in enumerate(steps)]
     )
@@ -143,7 +161,7 @@ def _events_cte(spec: FunnelSpec, d: Dialect, p: Params, *, all_events: bool) ->
     seg = segment_event_sql(spec.segment, d, p) if spec.segment else "NULL"
     where = time_range_sql(spec.start, spec.end, spec.include_bots, p)
     if not all_events:
-        where += " AND (" + " OR ".join(p.place(c) for c in steps + excls) + ")"
+        where += " AND " + _relevant_sql(spec, steps + excls, p)
     if spec.hold:
         where += f" AND {property_sql(spec.hold, d)} IS NOT NULL"
     return (
@@ -168,18 +186,33 @@ def _chain_units(spec: FunnelSpec, d: Dialect, p: Params) -> str:
             return "g"
         return f"'{NONE_SEGMENT}'"
 
-    ctes.append(f"c0 AS (SELECT u, h, ts, ts AS t0, {seg_at(0)} AS g FROM ev WHERE o = 0)")
+    # One pass over the first two steps' rows per unit: its first step-0 event (all a unit that
+    # goes no further needs) and whether it has a step-1 event (only those enter the windows).
+    first = "CASE WHEN o = 0 THEN ts END"
+    ctes.append(
+        f"per AS {mat}(SELECT u, min({first}) AS t0, {d.arg_min('g', first)} AS g, "
+        "max(CASE WHEN o = 2 THEN 1 ELSE 0 END) AS s1 FROM ev WHERE o <= 2 GROUP BY u)"
+    )
+    ctes.append(
+        f"c0 AS (SELECT u, h, ts, ts AS t0, {seg_at(0)} AS g FROM ev WHERE o = 0 "
+        "AND u IN (SELECT u FROM per WHERE s1 = 1))"
+    )
     window = "PARTITION BY u, h ORDER BY ts, o ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
     for k in range(1, n):
         prev_t = [f"t{j}" for j in range(k)]
         nulls = ", ".join(f"{d.null_int()} AS t{j}" for j in range(k))
         # Pruning: only units with rows at both levels can move on, so each pass sorts the
         # few units that reached the step, not every unit that entered the funnel.
+        have = (
+            "(SELECT u FROM per WHERE s1 = 1 AND t0 IS NOT NULL)"
+            if k == 1
+            else f"(SELECT u FROM c{k - 1})"
+        )
+        prune = "" if k == 1 else f"WHERE u IN (SELECT u FROM ev WHERE o = {2 * k}) "
         union = (
             f"SELECT u, h, ts, {2 * (k - 1)} AS o, {', '.join(prev_t)}, g AS pg, g FROM c{k - 1} "
-            f"WHERE u IN (SELECT u FROM ev WHERE o = {2 * k}) "
-            f"UNION ALL SELECT u, h, ts, o, {nulls}, {d.null_text()} AS pg, g "
-            f"FROM ev WHERE o = {2 * k} AND u IN (SELECT u FROM c{k - 1})"
+            f"{prune}UNION ALL SELECT u, h, ts, o, {nulls}, {d.null_text()} AS pg, g "
+            f"FROM ev WHERE o = {2 * k} AND u IN {have}"
         )
         lasts = ", ".join(f"{d.last_non_null(f't{j}')} OVER w AS p{j}" for j in range(k))
         step_w = spec.steps[k].window_us
@@ -206,9 +239,9 @@ def _chain_units(spec: FunnelSpec, d: Dialect, p: Params) -> str:
         f"(PARTITION BY u ORDER BY lvl DESC, ts, h) AS rn FROM ({ups})) WHERE rn = 1)"
     )
     ctes.append(
-        f"units AS {mat}(SELECT * FROM hi UNION ALL SELECT u, 1 AS lvl, t0 AS b0{l0_rest}, g "
-        f"FROM (SELECT u, min(ts) AS t0, {d.arg_min('g', 'ts')} AS g FROM c0 GROUP BY u) "
-        "WHERE u NOT IN (SELECT u FROM hi))"
+        f"units AS {mat}(SELECT * FROM hi UNION ALL SELECT u, 1 AS lvl, t0 AS b0{l0_rest}, "
+        f"{'g' if attr in ('first', 'last', 0) else repr(NONE_SEGMENT)} AS g "
+        "FROM per WHERE t0 IS NOT NULL AND u NOT IN (SELECT u FROM hi))"
     )
     return ",\n".join(ctes)
 

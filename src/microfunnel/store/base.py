@@ -29,6 +29,7 @@ from microfunnel.events.model import Event, as_utc
 
 __all__ = [
     "EVENT_COLUMNS",
+    "EventCodes",
     "InsertResult",
     "QuarantineRecord",
     "Store",
@@ -329,3 +330,13 @@ class Store(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class EventCodes(abc.ABC):
+    """A store that keeps integer codes beside event names and person ids (the DuckDB store:
+    ``event_code`` and ``person_key`` columns, see ``microfunnel.store.ddl``). Analyses that scan
+    many rows compare and group those integers instead of text."""
+
+    @abc.abstractmethod
+    def event_codes(self, names: Iterable[str]) -> dict[str, int]:
+        """The codes of those ``names`` that have one (a name with no code has no events)."""

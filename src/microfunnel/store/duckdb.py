@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,20 +20,45 @@ from microfunnel.errors import StoreError
 from microfunnel.events.model import Event, utcnow
 from microfunnel.store.base import (
     EVENT_COLUMNS,
+    EventCodes,
     InsertResult,
     QuarantineRecord,
     Store,
     events_to_arrow,
     quarantine_to_arrow,
 )
-from microfunnel.store.ddl import duckdb_ddl
+from microfunnel.store.ddl import (
+    DERIVED_COLUMNS,
+    dictionary_insert_sql,
+    duckdb_ddl,
+    duckdb_migrations,
+)
 
 __all__ = ["DuckDBStore"]
 
 _COLS = ", ".join(EVENT_COLUMNS)
+_ALL_COLS = ", ".join([*EVENT_COLUMNS, *DERIVED_COLUMNS])
+# The person an incoming row ``b`` belongs to: its user, else the user its device merged into.
+_RESOLVED = "coalesce(b.user_id, i.user_id, b.person_id)"
+_IDENTITY_JOIN = "LEFT JOIN identities i ON i.anonymous_id = b.anonymous_id"
+_CODES = (
+    "JOIN event_names n ON n.name = b.event JOIN persons p ON p.person_id = {person}",
+    "n.code AS event_code, p.person_key AS person_key",
+)
 
 
-class DuckDBStore(Store):
+def _add_names(con: duckdb.DuckDBPyConnection, batch: str, person: str, join: str = "") -> None:
+    """New event names and persons of ``batch`` join the dictionaries (inside the caller's
+    transaction, so codes and rows commit together)."""
+    con.execute(dictionary_insert_sql("event_names", "code", "name", f"SELECT event FROM {batch}"))
+    con.execute(
+        dictionary_insert_sql(
+            "persons", "person_key", "person_id", f"SELECT {person} FROM {batch} b {join}"
+        )
+    )
+
+
+class DuckDBStore(Store, EventCodes):
     """Events in a DuckDB file (``":memory:"`` for a throwaway store).
 
     ``dedupe_window`` bounds the event_id check on ingest to events received that recently (the
@@ -55,8 +80,33 @@ class DuckDBStore(Store):
             ) from exc
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        for statement in duckdb_ddl():
-            self._con.execute(statement)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Create the tables; give a store made before the derived columns its codes."""
+        con = self._con
+        con.execute("BEGIN")
+        try:
+            for statement in duckdb_ddl():
+                con.execute(statement)
+            present = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM duckdb_columns() "
+                    "WHERE table_name = 'events' AND schema_name = current_schema()"
+                ).fetchall()
+            }
+            if not set(DERIVED_COLUMNS) <= present or con.execute(
+                "SELECT count(*) FROM events WHERE "
+                + " OR ".join(f"{c} IS NULL" for c in DERIVED_COLUMNS)
+            ).fetchone() != (0,):
+                for statement in duckdb_migrations():
+                    con.execute(statement)
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise StoreError(f"cannot prepare the store {self.path}: {exc}") from exc
 
     @property
     def dialect(self) -> Any:
@@ -79,6 +129,17 @@ class DuckDBStore(Store):
             return relation.to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"query failed on DuckDB: {exc}") from exc
+
+    def event_codes(self, names: Iterable[str]) -> dict[str, int]:
+        table = self.query(
+            "SELECT name, code FROM event_names WHERE list_contains(?, name)", [list(names)]
+        )
+        return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+
+    def event_names(self) -> list[str]:
+        # The dictionary holds exactly the stored names (``forget`` prunes it): no events scan.
+        table = self.query("SELECT name FROM event_names ORDER BY name")
+        return [str(v) for v in table.column(0).to_pylist()]
 
     def insert_events(self, events: Sequence[Event]) -> InsertResult:
         if not events:
@@ -103,22 +164,22 @@ class DuckDBStore(Store):
             con.register("_batch", batch)
             try:
                 con.execute("BEGIN")
+                _add_names(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
                 con.execute(
                     f"""
-                    INSERT INTO events ({_COLS})
+                    INSERT INTO events ({_ALL_COLS})
                     SELECT {
                         ", ".join(
-                            "b." + c
-                            if c != "person_id"
-                            else "coalesce(b.user_id, i.user_id, b.person_id) AS person_id"
+                            "b." + c if c != "person_id" else f"{_RESOLVED} AS person_id"
                             for c in EVENT_COLUMNS
                         )
-                    }
+                    }, {_CODES[1]}
                     FROM (
                         SELECT * FROM _batch
                         QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1
                     ) b
-                    LEFT JOIN identities i ON i.anonymous_id = b.anonymous_id
+                    {_IDENTITY_JOIN}
+                    {_CODES[0].format(person=_RESOLVED)}
                     WHERE NOT EXISTS (
                         SELECT 1 FROM events e WHERE e.event_id = b.event_id {recent}
                     )
@@ -138,17 +199,32 @@ class DuckDBStore(Store):
 
     def bulk_load(self, table: pa.Table) -> int:
         """Append rows in the ``events`` layout as they are: no dedupe, no identity lookup,
-        in the order given (rows grouped by person and time stay clustered that way). For
-        trusted bulk loads (benchmarks, a store being rebuilt); use :meth:`insert_arrow` for
-        anything that may repeat events."""
+        in the order given (rows grouped by person and time stay clustered that way; the
+        funnel reads fastest from rows sorted by person and time). For trusted bulk loads
+        (benchmarks, a store being rebuilt); use :meth:`insert_arrow` for anything that may
+        repeat events."""
+        if table.num_rows == 0:
+            return 0
+        order = pa.array(range(table.num_rows), pa.int64())
+        bulk = table.select(list(EVENT_COLUMNS)).append_column("_rn", order)
+        cols = ", ".join("b." + c for c in EVENT_COLUMNS)
         with self._write_lock:
-            self._con.register("_bulk", table)
+            con = self._con
+            con.register("_bulk", bulk)
             try:
-                self._con.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM _bulk")
+                con.execute("BEGIN")
+                _add_names(con, "_bulk", "b.person_id")
+                con.execute(
+                    f"INSERT INTO events ({_ALL_COLS}) SELECT {cols}, {_CODES[1]} FROM _bulk b "
+                    f"{_CODES[0].format(person='b.person_id')} ORDER BY b._rn"
+                )
+                con.execute("COMMIT")
             except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
                 raise StoreError(f"bulk load into DuckDB failed: {exc}") from exc
             finally:
-                self._con.unregister("_bulk")
+                con.unregister("_bulk")
         return table.num_rows
 
     def insert_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
@@ -184,15 +260,30 @@ class DuckDBStore(Store):
                 )
             elif known[0] != user_id:
                 return 0  # first merge wins: an anonymous id belongs to one person
-            con.execute(
-                "UPDATE events SET person_id = ? WHERE anonymous_id = ? AND user_id IS NULL "
-                "AND person_id <> ?",
-                [user_id, anonymous_id, user_id],
-            )
-            row = con.fetchone()
+            con.execute("BEGIN")
+            try:
+                con.execute(
+                    dictionary_insert_sql("persons", "person_key", "person_id", "SELECT ?"),
+                    [user_id],
+                )
+                con.execute(
+                    "UPDATE events SET person_id = ?, person_key = "
+                    "(SELECT person_key FROM persons WHERE person_id = ?) "
+                    "WHERE anonymous_id = ? AND user_id IS NULL AND person_id <> ?",
+                    [user_id, user_id, anonymous_id, user_id],
+                )
+                row = con.fetchone()
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise StoreError(f"identity merge in DuckDB failed: {exc}") from exc
         return int(row[0]) if row else 0
 
     def forget(self, user_id: str) -> int:
+        """Also drops the person's rows of the ``persons`` dictionary (they name people) and
+        the event names no stored event uses any more (so ``event_names`` stays exact; a name
+        seen again later gets a new code)."""
         with self._write_lock:
             con = self._con
             anon = [
@@ -204,12 +295,24 @@ class DuckDBStore(Store):
                     [user_id, user_id],
                 ).fetchall()
             ]
-            con.execute(
-                "DELETE FROM events WHERE user_id = ? OR person_id = ? "
-                "OR list_contains(?, anonymous_id)",
-                [user_id, user_id, anon],
-            )
+            where = "user_id = ? OR person_id = ? OR list_contains(?, anonymous_id)"
+            # Their person keys go with them: the dictionary names people too.
+            people = [user_id, *anon] + [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT person_id FROM events WHERE {where}", [user_id, user_id, anon]
+                ).fetchall()
+            ]
+            con.execute(f"DELETE FROM events WHERE {where}", [user_id, user_id, anon])
             row = con.fetchone()
+            con.execute(
+                "DELETE FROM persons WHERE list_contains(?, person_id) AND NOT EXISTS "
+                "(SELECT 1 FROM events e WHERE e.person_id = persons.person_id)",
+                [people],
+            )
+            con.execute(
+                "DELETE FROM event_names WHERE code NOT IN (SELECT DISTINCT event_code FROM events)"
+            )
             con.execute(
                 "DELETE FROM quarantine WHERE user_id = ? OR list_contains(?, anonymous_id) "
                 "OR contains(raw, ?)",
