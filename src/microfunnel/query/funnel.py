@@ -31,7 +31,7 @@ from microfunnel.query.conditions import (
     time_range_sql,
 )
 from microfunnel.query.dialect import Dialect
-from microfunnel.query.segments import SegmentSpec, segment_event_sql, top_n_sql
+from microfunnel.query.segments import OTHER, SegmentSpec, segment_event_sql, top_n_sql
 
 __all__ = ["QUANTILES", "FunnelMode", "FunnelSpec", "StepSpec", "Unit", "compile_funnel"]
 
@@ -197,7 +197,8 @@ def _chain_units(spec: FunnelSpec, d: Dialect, p: Params) -> str:
         f"c0 AS (SELECT u, h, ts, ts AS t0, {seg_at(0)} AS g FROM ev WHERE o = 0 "
         "AND u IN (SELECT u FROM per WHERE s1 = 1))"
     )
-    window = "PARTITION BY u, h ORDER BY ts, o ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    part = "u, h" if spec.hold else "u"  # without a hold, h is '' everywhere
+    window = f"PARTITION BY {part} ORDER BY ts, o ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
     for k in range(1, n):
         prev_t = [f"t{j}" for j in range(k)]
         nulls = ", ".join(f"{d.null_int()} AS t{j}" for j in range(k))
@@ -236,7 +237,8 @@ def _chain_units(spec: FunnelSpec, d: Dialect, p: Params) -> str:
     )
     ctes.append(
         f"hi AS {mat}(SELECT u, lvl, {bs}, g FROM (SELECT *, row_number() OVER "
-        f"(PARTITION BY u ORDER BY lvl DESC, ts, h) AS rn FROM ({ups})) WHERE rn = 1)"
+        f"(PARTITION BY u ORDER BY lvl DESC, ts{', h' if spec.hold else ''}) AS rn "
+        f"FROM ({ups})) WHERE rn = 1)"
     )
     ctes.append(
         f"units AS {mat}(SELECT * FROM hi UNION ALL SELECT u, 1 AS lvl, t0 AS b0{l0_rest}, "
@@ -264,12 +266,29 @@ def _native_units(spec: FunnelSpec, d: Dialect, p: Params) -> str:
 # ---- final aggregation ---------------------------------------------------------------------------
 
 
-def _aggregate(spec: FunnelSpec, d: Dialect, units: str, p: Params) -> str:
-    body = units
-    source, seg = "units", "g"
-    if spec.segment is not None and spec.segment.top_n is not None:
-        body += ",\n" + top_n_sql("units", "ranked", spec.segment.top_n, p)
+def _counts_by_segment(spec: FunnelSpec, units: str, counts: str, p: Params) -> str:
+    """Counts only (they add up): count per segment first, then fold small segments into
+    Other and sum the whole funnel from those few rows, not from every unit again."""
+    assert spec.segment is not None
+    sums = ", ".join(f"sum(n{k}) AS n{k}" for k in range(spec.n))
+    body = f"{units},\nseg AS (SELECT g, count(*) AS units_n, {counts} FROM units GROUP BY g)"
+    source, seg = "seg", "g"
+    if spec.segment.top_n is not None:
+        body += (
+            f",\nranked AS (SELECT *, CASE WHEN rk <= {p.add(int(spec.segment.top_n))} THEN g "
+            f"ELSE '{OTHER}' END AS g2 FROM "
+            "(SELECT *, row_number() OVER (ORDER BY units_n DESC, g) AS rk FROM seg) r)"
+        )
         source, seg = "ranked", "g2"
+    return (
+        f"WITH {body}\nSELECT * FROM (SELECT 1 AS is_all, '' AS segment, {sums} FROM seg "
+        f"UNION ALL SELECT 0 AS is_all, {seg} AS segment, {sums} FROM {source} GROUP BY {seg}) "
+        "ORDER BY is_all DESC, n0 DESC, segment"
+    )
+
+
+def _aggregate(spec: FunnelSpec, d: Dialect, units: str, p: Params) -> str:
+    quantiles = spec.timings and spec.mode != "any" and spec.unit != "total" and spec.n > 1
     cols = []
     for k, step in enumerate(spec.steps):
         reached = f"b{k} >= 0" if step.optional else f"lvl >= {k + 1}"
@@ -277,10 +296,18 @@ def _aggregate(spec: FunnelSpec, d: Dialect, units: str, p: Params) -> str:
             cols.append(f"sum(n{k}) AS n{k}")
         else:
             cols.append(f"sum(CASE WHEN {reached} THEN 1 ELSE 0 END) AS n{k}")
-        if spec.timings and k > 0 and spec.mode != "any" and spec.unit != "total":
+    if spec.segment is not None and not quantiles:
+        return _counts_by_segment(spec, units, ", ".join(cols), p)
+    body = units
+    source, seg = "units", "g"
+    if spec.segment is not None and spec.segment.top_n is not None:
+        body += ",\n" + top_n_sql("units", "ranked", spec.segment.top_n, p)
+        source, seg = "ranked", "g2"
+    for k in range(spec.n - 1, 0, -1):
+        if quantiles:
             prev = "CASE " + " ".join(f"WHEN b{j} >= 0 THEN b{j}" for j in range(k - 1, -1, -1))
             gap = f"CASE WHEN b{k} >= 0 THEN ({prev} END - b{k}) * -1.0 / 1000000 END"
-            cols.append(f"{d.quantiles(gap, QUANTILES)} AS q{k}")
+            cols.insert(k + 1, f"{d.quantiles(gap, QUANTILES)} AS q{k}")
     select = ", ".join(cols)
     if spec.segment is None:
         return f"WITH {body}\nSELECT 1 AS is_all, '' AS segment, {select} FROM {source}"
