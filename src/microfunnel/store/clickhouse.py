@@ -153,11 +153,14 @@ class _ChdbBackend:
         with _Embedded.lock:
             self._session.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")
 
-    def run(self, sql: str, params: dict[str, Any]) -> pa.Table:
+    def run(self, sql: str, params: dict[str, Any], data: pa.Table | None = None) -> pa.Table:
+        """Run ``sql``; ``data``, if given, is readable in it as ``Python(_arrow_batch)``."""
         text = {k: _ch_text(v) for k, v in params.items()}
         with _Embedded.lock:
             self._session.query(f"USE {self.database}")
+            _arrow_batch = data  # chdb's Python() table function reads it by name
             result = self._session.query(sql, "ArrowStream", params=text or None)
+            del _arrow_batch
         data = result.bytes()
         if not data:
             return pa.table({})
@@ -194,6 +197,9 @@ class _ServerBackend:
 
     def close(self) -> None:
         self._client.close()
+
+
+IMPORT_SLICE = 100_000
 
 
 class ClickHouseStore(Store):
@@ -234,12 +240,25 @@ class ClickHouseStore(Store):
     ) -> set[str]:
         if not ids:
             return set()
-        sql = f"SELECT DISTINCT event_id FROM {table} WHERE event_id IN ?"
-        params: list[Any] = [ids]
+        recent = ""
+        params: list[Any] = []
         if window is not None and since is not None:
-            sql += " AND received_at >= ?"
+            recent = " AND received_at >= ?"
             params.append(since - window)
-        return set(self._run(sql, params).column(0).to_pylist()) if ids else set()
+        if isinstance(self._backend, _ChdbBackend):
+            # A set-based semi-join against the ids as a table: linear, where `IN [array]`
+            # is checked element by element.
+            text, named = bind_params(
+                f"SELECT DISTINCT event_id FROM {table} "
+                f"WHERE event_id IN (SELECT event_id FROM Python(_arrow_batch)){recent}",
+                params,
+            )
+            found = self._backend.run(text, named, pa.table({"event_id": ids}))
+        else:
+            found = self._run(
+                f"SELECT DISTINCT event_id FROM {table} WHERE event_id IN ?{recent}", [ids, *params]
+            )
+        return set(found.column(0).to_pylist()) if found.num_rows else set()
 
     def _insert(self, batch: pa.Table, window: timedelta | None) -> InsertResult:
         total = batch.num_rows
@@ -290,7 +309,14 @@ class ClickHouseStore(Store):
         return self._insert(events_to_arrow(events), self.dedupe_window)
 
     def insert_arrow(self, table: pa.Table) -> InsertResult:
-        return self._insert(table, None)
+        # The dedupe lookup sends the batch's ids as one parameter: keep it well under
+        # ClickHouse's limits by importing in slices.
+        inserted = duplicates = 0
+        for start in range(0, table.num_rows, IMPORT_SLICE):
+            part = self._insert(table.slice(start, IMPORT_SLICE), None)
+            inserted += part.inserted
+            duplicates += part.duplicates
+        return InsertResult(inserted, duplicates)
 
     def bulk_load(self, table: pa.Table) -> int:
         """Append rows in the ``events`` layout as they are: no dedupe, no identity lookup.
