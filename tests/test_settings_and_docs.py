@@ -54,3 +54,15 @@ def test_bad_settings_say_what_to_fix(tmp_path: Path, monkeypatch: pytest.Monkey
         load_settings(toml)
     monkeypatch.setenv("MICROFUNNEL_SCRUB_PII", "off")
     assert load_settings(toml).scrub_pii is False
+
+
+def test_key_events_setting_is_a_list_of_names(tmp_path: Path) -> None:
+    from microfunnel.config import split_names
+
+    toml = tmp_path / "microfunnel.toml"
+    toml.write_text('key_events = "add_to_cart, size_guide_open,,purchase"\n')
+    assert split_names(load_settings(toml).key_events) == [
+        "add_to_cart",
+        "size_guide_open",
+        "purchase",
+    ]

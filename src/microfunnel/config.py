@@ -48,6 +48,7 @@ class Settings:
     dedupe_window_days: int = 7
     rate_limit_per_second: float = 0.0
     timezone: str = "UTC"
+    key_events: str = ""
 
 
 SETTINGS: dict[str, str] = {
@@ -66,6 +67,7 @@ SETTINGS: dict[str, str] = {
     "dedupe_window_days": "How far back an incoming event_id is checked for duplicates.",
     "rate_limit_per_second": "Requests per second allowed per key (0 = unlimited).",
     "timezone": "Default time zone for day boundaries in analyses.",
+    "key_events": "Comma-separated events the Overview follows (empty: the GA4 e-commerce steps).",
 }
 
 
@@ -129,6 +131,11 @@ class Keys:
     def is_secret(self, key: str) -> bool:
         digest = hash_key(key)
         return any(secrets.compare_digest(digest, k["sha256"]) for k in self.secret_hashes)
+
+
+def split_names(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class Project:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from microfunnel.analytics.scope import last_local_day
+from microfunnel.config import split_names
 from microfunnel.errors import InputError, QueryError
 from microfunnel.query.scope import EventScope
 from microfunnel.server.dashboard import auth
@@ -189,7 +190,9 @@ def overview_page(request: Request, event: list[str] = Query([], max_length=40))
         request, "overview.html", active="/", title="Overview", key=("overview", tuple(chosen)),
         form={"events": chosen}, files=EXPERIMENT_FILES[:1],
         build=lambda rt: {
-            **overview.overview(rt.store, events=chosen),
+            **overview.overview(
+                rt.store, events=chosen or split_names(rt.project.settings.key_events)
+            ),
             "experiments": experiments.running(rt),
         },
     )  # fmt: skip
