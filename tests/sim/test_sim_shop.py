@@ -145,3 +145,13 @@ def test_bots_are_flagged_fast_and_never_shop(shop_table: pa.Table, planted: Pla
     ts = _column(t, "timestamp").astype("datetime64[us]").astype(np.int64)
     same = _column(t, "session_id")[1:] == _column(t, "session_id")[:-1]
     assert np.median(np.diff(ts)[same]) < 1_000_000
+
+
+def test_demo_hypotheses_load_and_rank(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from microfunnel.experiments.registry import load_hypotheses, prioritize
+    from microfunnel.sim.experiments import demo_hypotheses_yaml
+
+    (tmp_path / "hypotheses.yaml").write_text(demo_hypotheses_yaml())
+    ranked = prioritize(load_hypotheses(tmp_path))
+    assert [h.key for h in ranked][0] == "mobile-payment-step"
+    assert len(ranked) == 3

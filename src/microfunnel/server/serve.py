@@ -170,8 +170,7 @@ def run_demo(
 
 
 def _write_demo_experiments(folder: Path) -> None:
-    try:
-        from microfunnel.sim.experiments import demo_experiments_yaml
-    except ImportError:
-        return
+    from microfunnel.sim.experiments import demo_experiments_yaml, demo_hypotheses_yaml
+
     (folder / "experiments.yaml").write_text(demo_experiments_yaml())
+    (folder / "hypotheses.yaml").write_text(demo_hypotheses_yaml())

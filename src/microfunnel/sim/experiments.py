@@ -144,3 +144,42 @@ def demo_experiments_yaml(planted: Planted | None = None) -> str:
         mde=p.experiment_atc_lift,
         start=DEFAULT_START.isoformat(),
     )
+
+
+DEMO_HYPOTHESES = """\
+# Ideas waiting to become experiments, ranked on the Experiments page by PXL or ICE.
+hypotheses:
+  - key: mobile-payment-step
+    problem: Most mobile shoppers who enter shipping details never reach payment.
+    change: Wallet buttons (Apple Pay, Google Pay) on the mobile shipping step.
+    expected_lift: 0.15
+    rationale: The funnel's bottleneck is shipping -> payment, and it is worst on mobile.
+    metrics: [add_payment_info, purchase]
+    risks: Wallet fees on small orders.
+    ice: {impact: 9, confidence: 7, ease: 5}
+    pxl: {above_fold: true, noticeable_5s: true, adds_or_removes: true, high_traffic: true,
+          analytics: true, ease: 1}
+  - key: size-guide-inline
+    problem: Shoppers who open the size guide buy far more often, but few find it.
+    change: Show the size table inline under the size picker.
+    expected_lift: 0.05
+    rationale: size_guide_open is the strongest driver of purchase (an association, not a cause).
+    metrics: [add_to_cart]
+    risks: A longer product page on mobile.
+    ice: {impact: 6, confidence: 5, ease: 8}
+    pxl: {noticeable_5s: true, adds_or_removes: true, high_traffic: true, analytics: true, ease: 2}
+  - key: cart-shipping-loop
+    problem: Some shoppers go back from shipping to the cart and then return to shipping.
+    change: Editable cart summary on the shipping step.
+    expected_lift: 0.03
+    rationale: The shipping -> cart -> shipping loop in Paths.
+    metrics: [add_payment_info]
+    risks: Clutter on the shipping step.
+    ice: {impact: 4, confidence: 4, ease: 6}
+    pxl: {adds_or_removes: true, analytics: true, ease: 2}
+"""
+
+
+def demo_hypotheses_yaml() -> str:
+    """The demo project's hypotheses.yaml: ideas drawn from what the demo data shows."""
+    return DEMO_HYPOTHESES
