@@ -153,5 +153,5 @@ def test_demo_hypotheses_load_and_rank(tmp_path) -> None:  # type: ignore[no-unt
 
     (tmp_path / "hypotheses.yaml").write_text(demo_hypotheses_yaml())
     ranked = prioritize(load_hypotheses(tmp_path))
-    assert [h.key for h in ranked][0] == "mobile-payment-step"
+    assert ranked[0].key == "mobile-payment-step"
     assert len(ranked) == 3
