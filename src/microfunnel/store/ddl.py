@@ -7,9 +7,14 @@ rows arrive (never the wire path), from two dictionaries it keeps beside ``event
 ``persons``      ``person_key -> person_id``: every resolved person, numbered the same way;
                  identity merges move an event's ``person_key`` together with its ``person_id``.
 
+Names join a dictionary with the batch that brings them, in the insert's transaction (a batch's
+rejected duplicates may add a name or person no stored event uses, which changes no answer);
+``forget`` drops the forgotten person's entries and names no event uses any more.
+
 Analyses that scan many rows (the funnel) filter on ``event_code`` and group by ``person_key``
 instead of comparing text. ClickHouse needs neither: its ``event`` is ``LowCardinality`` and its
-funnel runs on ``windowFunnel``; the dialect says which columns a query reads.
+funnel runs on ``windowFunnel``. A store that keeps the codes says so by being an
+``EventCodes`` (``microfunnel.store.base``); queries read the integer columns only then.
 """
 
 from __future__ import annotations

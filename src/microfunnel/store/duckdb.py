@@ -137,7 +137,7 @@ class DuckDBStore(Store, EventCodes):
         return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
     def event_names(self) -> list[str]:
-        # The dictionary holds exactly the stored names (``forget`` prunes it): no events scan.
+        # The dictionary holds the stored names (``forget`` prunes it): no scan of every event.
         table = self.query("SELECT name FROM event_names ORDER BY name")
         return [str(v) for v in table.column(0).to_pylist()]
 
