@@ -12,6 +12,10 @@ arm x segment values x exposure day (days since the Unix epoch, UTC) with ``n`` 
 ``i``, ``m{i}_sum``, ``m{i}_sq``, ``c{i}_sum``, ``c{i}_sq``, ``m{i}_c{i}`` and the cross sums
 ``m{i}_m{j}`` a ratio metric needs. These add over days and segments, so ``microfunnel.stats``
 does the rest without another scan.
+
+Each CTE is read once (ClickHouse inlines a CTE at every reference, so a second reader would
+parse the exposures' JSON again): mixed-arm units are found by window aggregates beside the
+first-exposure rank, and each cap is a window quantile over the per-unit values.
 """
 
 from __future__ import annotations
@@ -119,7 +123,8 @@ def experiment_stats_sql(
         raise ValueError("experiment_stats_sql needs at least one measure")
     exposures, _ = _exposures(dialect, segments)
     seg_cols = "".join(f", {s}" for s in segments)
-    u_segs = "".join(f", u.{s}" for s in segments)
+    # one unit per person: group on the key alone and carry its columns (cheaper than string keys)
+    carried = ", ".join(f"min(u.{c}) AS {c}" for c in ("arm", "t0_us", *segments))
     events = _in_list(dialect, [ev for m in measures for ev in m.events])
     post = "e.t_us >= u.t0_us AND e.t_us < u.t0_us + " + str(int(window_us))
     pre = "e.t_us < u.t0_us AND e.t_us >= u.t0_us - " + str(int(covariate_us))
@@ -131,30 +136,27 @@ def experiment_stats_sql(
         f"exposures AS (\n{exposures}\n)",
         "ranked AS (\n"
         f"  SELECT person_id, arm, t_us{seg_cols},\n"
-        "    row_number() OVER (PARTITION BY person_id ORDER BY t_us, arm) AS rn\n"
-        "  FROM exposures\n)",
-        "mixed AS (\n  SELECT person_id FROM exposures GROUP BY person_id"
-        " HAVING min(arm) <> max(arm)\n)",
+        "    row_number() OVER w AS rn, min(arm) OVER w AS lo, max(arm) OVER w AS hi\n"
+        "  FROM exposures\n"
+        "  WINDOW w AS (PARTITION BY person_id ORDER BY t_us, arm\n"
+        "    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)\n)",
         f"units AS (\n  SELECT person_id, arm, t_us AS t0_us{seg_cols} FROM ranked\n"
-        "  WHERE rn = 1 AND person_id NOT IN (SELECT person_id FROM mixed)\n)",
+        "  WHERE rn = 1 AND NOT coalesce(lo <> hi, FALSE)\n)",
         "ev AS (\n"
         f"  SELECT person_id, event, value, {dialect.epoch_us('timestamp')} AS t_us\n"
         f"  FROM events WHERE event IN ({events}) AND NOT is_bot AND timestamp < ?\n)",
         "vals AS (\n"
-        f"  SELECT u.person_id, u.arm, u.t0_us{u_segs},\n{values}\n"
+        f"  SELECT u.person_id, {carried},\n{values}\n"
         "  FROM units AS u LEFT JOIN ev AS e ON e.person_id = u.person_id\n"
-        f"  GROUP BY u.person_id, u.arm, u.t0_us{u_segs}\n)",
+        "  GROUP BY u.person_id\n)",
     ]
-    joins = ""
+    caps = ""
     capped: dict[int, str] = {}
     for i, m in enumerate(measures):
         if m.cap is not None and m.kind != "conversion":
-            ctes.append(
-                f"cap{i} AS (\n  SELECT {dialect.quantiles(f'm{i}', [m.cap])} AS q"
-                f" FROM vals WHERE m{i} > 0\n)"
-            )
-            joins += f" CROSS JOIN cap{i}"
-            capped[i] = f"coalesce(cap{i}.q[1], 0.0)"
+            positive = f"CASE WHEN m{i} > 0 THEN m{i} END"
+            caps += f",\n    {dialect.quantiles(positive, [m.cap])} OVER () AS cap{i}"
+            capped[i] = f"coalesce(cap{i}[1], 0.0)"
 
     def col(prefix: str, i: int) -> str:
         name = f"{prefix}{i}"
@@ -165,9 +167,10 @@ def experiment_stats_sql(
         return f"CAST({name} AS DOUBLE)"
 
     cols = ", ".join(f"{col('m', i)} AS m{i}, {col('c', i)} AS c{i}" for i in range(len(measures)))
+    ctes.append(f"with_caps AS (\n  SELECT *{caps}\n  FROM vals\n)")
     ctes.append(
         f"capped AS (\n  SELECT arm, CAST(floor(t0_us / {DAY_US}) AS BIGINT) AS day{seg_cols},\n"
-        f"    {cols}\n  FROM vals{joins}\n)"
+        f"    {cols}\n  FROM with_caps\n)"
     )
     sums = ["CAST(count(*) AS BIGINT) AS n"]
     for i in range(len(measures)):
