@@ -12,9 +12,9 @@ steadier figure).
 Events come from the simulated shop (``microfunnel.sim.iter_arrow_chunks``), grouped by person
 and time-ordered, and are appended in that order with ``bulk_load`` (no dedupe: trusted rows),
 so both tables are clustered by (person, time). The DuckDB store fills its integer columns
-(``event_code``, ``person_key``) from its dictionaries as it loads, as it does on every insert. A person's device never changes in the
-simulation, so ``windowFunnel`` grouped by (person, device) answers the same question as our
-first-step device breakdown.
+(``event_code``, ``person_key``) from its dictionaries as it loads, as it does on every insert.
+A person's device never changes in the simulation, so ``windowFunnel`` grouped by (person,
+device) answers the same question as our first-step device breakdown.
 """
 
 from __future__ import annotations
