@@ -13,12 +13,13 @@ funnel fast path (ClickHouse ``windowFunnel``).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 
 __all__ = ["CLICKHOUSE", "DUCKDB", "ClickHouseDialect", "Dialect", "DuckDBDialect"]
 
 
-class Dialect:
+class Dialect(abc.ABC):
     """SQL shared by every engine; subclasses override only what their engine says differently."""
 
     name: str = "ansi"
@@ -42,15 +43,15 @@ class Dialect:
     def literal(self, value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
+    @abc.abstractmethod
     def json_text(self, column: str, key: str) -> str:
         """A top-level JSON property as text (NULL when missing)."""
-        raise NotImplementedError
 
     # ---- scalars ---------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def epoch_us(self, column: str) -> str:
         """A timestamp as integer microseconds since the Unix epoch."""
-        raise NotImplementedError
 
     def bit_set(self, expr: str, bit: int) -> str:
         return f"(({expr} & {1 << bit}) <> 0)"
@@ -85,28 +86,29 @@ class Dialect:
 
     # ---- lists, records and folds -----------------------------------------------------------
 
+    @abc.abstractmethod
     def ordered_list(self, fields: dict[str, str], n_keys: int) -> str:
         """Aggregate records of ``fields`` into a list sorted by the first ``n_keys`` fields."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def record(self, fields: dict[str, str]) -> str:
         """A record (struct / tuple) of named fields, in order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def field(self, var: str, names: Sequence[str], name: str) -> str:
         """Field ``name`` of a record ``var`` built by :meth:`record` with ``names``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def fold(self, items: str, acc: str, item: str, body: str, init: str) -> str:
         """Left fold of ``body`` (in ``acc``, ``item``) over the list ``items`` from ``init``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def quantiles(self, expr: str, levels: Sequence[float]) -> str:
         """Exact quantiles with linear interpolation (R type 7) as a list."""
-        raise NotImplementedError
 
     def window_funnel(self, window_us: int, timestamp: str, conditions: Sequence[str]) -> str:
-        raise NotImplementedError(f"{self.name} has no native funnel aggregate")
+        """ClickHouse's ``windowFunnel``; only where ``has_native_funnel`` is true."""
+        raise TypeError(f"{self.name} has no native funnel aggregate: check has_native_funnel")
 
 
 class DuckDBDialect(Dialect):
