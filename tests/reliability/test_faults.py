@@ -196,8 +196,7 @@ def test_a_store_locked_by_another_process_stops_start_up_with_a_clear_error(
     tmp_path: Path,
 ) -> None:
     created = new_project(tmp_path / "p")
-    with Runtime(created.project):
-        pass  # create the store file
+    Runtime(created.project).close()  # creates the store file
     holder = subprocess.Popen(
         [
             sys.executable,
