@@ -16,20 +16,27 @@ True
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from microfunnel.errors import DefinitionError
+from microfunnel.experiments.bandit import Leaf, bandit_leaves
 from microfunnel.experiments.conditions import Condition, compile_condition
 from microfunnel.experiments.hashing import (
     compile_filters,
     get_bucket_ranges,
-    get_equal_weights,
     get_query_string_override,
     hasher,
     js_string,
     js_truthy,
+)
+from microfunnel.experiments.sticky import (
+    InMemoryStickyBucketStore,
+    StickyBucketStore,
+    find_assignment,
+    load_docs,
+    save_assignment,
 )
 
 __all__ = [
@@ -60,36 +67,6 @@ _COPIED_RULE_FIELDS = (
     "filters",
     "condition",
 )
-
-
-class StickyBucketStore(Protocol):
-    """Where sticky-bucket documents live (a cookie, Redis, a table): one per attribute value.
-
-    A document is ``{"attributeName", "attributeValue", "assignments": {"<exp>__<version>":
-    "<variation key>"}}``.
-    """
-
-    def get_assignments(
-        self, attribute_name: str, attribute_value: str
-    ) -> Mapping[str, Any] | None: ...
-
-    def save_assignments(self, doc: Mapping[str, Any]) -> None: ...
-
-
-class InMemoryStickyBucketStore:
-    """A sticky-bucket store in a dict, keyed ``"<attributeName>||<attributeValue>"``."""
-
-    def __init__(self, docs: Sequence[Mapping[str, Any]] = ()) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-        for doc in docs:
-            self.save_assignments(doc)
-
-    def get_assignments(self, attribute_name: str, attribute_value: str) -> dict[str, Any] | None:
-        return self.docs.get(f"{attribute_name}||{attribute_value}")
-
-    def save_assignments(self, doc: Mapping[str, Any]) -> None:
-        key = f"{doc['attributeName']}||{doc['attributeValue']}"
-        self.docs[key] = json.loads(json.dumps(doc))
 
 
 @dataclass(slots=True)
@@ -275,7 +252,7 @@ class _Experiment:
         self.force = spec.get("force")
         self.active = spec.get("active", True) is not False and spec.get("status") != "draft"
         self.status = spec.get("status")
-        self.leaf: tuple[int, list[float], Any, dict[str, Any]] | None = None
+        self.leaf: Leaf | None = None
 
 
 def _compile_parents(
@@ -352,19 +329,10 @@ def _compile_bandit(
     spec: dict[str, Any], bandit: Mapping[str, Any], saved_groups: Mapping[str, Any]
 ) -> list[tuple[Condition, _Experiment]]:
     """One experiment per contextual-bandit leaf, plus the catch-all leaf ``-1``."""
-    marginal = spec.get("weights") or get_equal_weights(len(spec["variations"]))
-    leaves = [
-        (leaf.get("condition") or {}, leaf.get("leafId"), leaf.get("weights") or marginal)
-        for leaf in bandit.get("contexts") or []
-    ]
-    leaves.append(({}, -1, marginal))
     compiled = []
-    for condition, leaf_id, weights in leaves:
-        experiment = _Experiment({**spec, "weights": weights}, saved_groups)
-        meta: dict[str, Any] = {"leafId": leaf_id, "variationWeights": weights}
-        if "banditVersion" in bandit:
-            meta["banditVersion"] = bandit["banditVersion"]
-        experiment.leaf = (leaf_id, weights, bandit.get("banditVersion"), meta)
+    for condition, leaf_spec, leaf in bandit_leaves(spec, bandit):
+        experiment = _Experiment(leaf_spec, saved_groups)
+        experiment.leaf = leaf
         compiled.append((compile_condition(condition, saved_groups), experiment))
     return compiled
 
@@ -464,13 +432,12 @@ class Evaluator:
         """The user's sticky-bucket documents, loaded from the store on first use."""
         if user.sticky_docs is None:
             user.sticky_docs = {}
-            store = user.sticky_store
-            if store is not None:
-                for attribute in self._sticky_attributes:
-                    _, _, value = _hash_value(user.attributes, attribute, None)
-                    doc = store.get_assignments(attribute, value) if value else None
-                    if doc is not None:
-                        user.sticky_docs[f"{attribute}||{value}"] = json.loads(json.dumps(doc))
+            if user.sticky_store is not None:
+                values = (
+                    (attribute, _hash_value(user.attributes, attribute, None)[2])
+                    for attribute in self._sticky_attributes
+                )
+                load_docs(user.sticky_docs, user.sticky_store, values)
         return user.sticky_docs
 
     # --- features -------------------------------------------------------------------------
@@ -632,17 +599,16 @@ class Evaluator:
         self, exp: _Experiment, attributes: Mapping[str, Any], user: UserContext
     ) -> tuple[int, bool]:
         docs = self.sticky_docs(user)
-        assignments: dict[str, Any] = {}
         names = [exp.fallback_attribute, exp.hash_attribute] if exp.fallback_attribute else []
-        for attribute in names or [exp.hash_attribute]:
-            _, _, value = _hash_value(attributes, str(attribute), None)
-            doc = docs.get(f"{attribute}||{value}") if value else None
-            if doc:
-                assignments.update(doc.get("assignments") or {})
-        for version in range(exp.min_bucket_version):
-            if f"{exp.key}__{version}" in assignments:
-                return -1, True
-        stored = assignments.get(f"{exp.key}__{exp.bucket_version}")
+        values = [
+            (attribute, _hash_value(attributes, str(attribute), None)[2])
+            for attribute in names or [exp.hash_attribute]
+        ]
+        stored, blocked = find_assignment(
+            docs, values, exp.key, exp.bucket_version, exp.min_bucket_version
+        )
+        if blocked:
+            return -1, True
         if stored is None:
             return -1, False
         return exp.meta_index.get(str(stored), -1), False
@@ -650,16 +616,9 @@ class Evaluator:
     def _save_sticky(
         self, exp: _Experiment, attribute: str, value: str, variation_key: str, user: UserContext
     ) -> None:
+        assignment_key = f"{exp.key}__{exp.bucket_version}"
         docs = self.sticky_docs(user)
-        doc_key = f"{attribute}||{value}"
-        existing = dict((docs.get(doc_key) or {}).get("assignments") or {})
-        updated = {**existing, f"{exp.key}__{exp.bucket_version}": variation_key}
-        if updated == existing:
-            return
-        doc = {"attributeName": attribute, "attributeValue": value, "assignments": updated}
-        docs[doc_key] = doc
-        if user.sticky_store is not None:
-            user.sticky_store.save_assignments(doc)
+        save_assignment(docs, user.sticky_store, attribute, value, assignment_key, variation_key)
 
 
 def _result(
