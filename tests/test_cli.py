@@ -110,3 +110,10 @@ def test_errors_are_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
     assert code == 2 and ".parquet" in out
     code, out = run("keys", "create", "--kind", "admin", "-p", str(project))
     assert code == 2 and "write" in out
+
+
+def test_a_bad_date_is_a_clear_error(tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    run("init", str(project))
+    code, out = run("trends", "add_to_cart", "-p", str(project), "--start", "2026-13-40")
+    assert code == 2 and "must be a date like" in out and "Traceback" not in out

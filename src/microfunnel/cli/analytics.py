@@ -5,7 +5,6 @@ Each command parses its options, calls one analysis, and prints a table (or JSON
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 from typing import cast
 
@@ -20,6 +19,7 @@ from microfunnel.cli.common import (
     ProjectOption,
     command,
     open_store,
+    parse_date,
     print_json,
     print_table,
 )
@@ -34,10 +34,6 @@ WindowOpt = typer.Option("24h", help="Conversion window: 30m, 24h, 7d ...")
 StartOpt = typer.Option(None, help="First local day, YYYY-MM-DD.")
 EndOpt = typer.Option(None, help="Day after the last, YYYY-MM-DD.")
 TzOpt = typer.Option("UTC", help="Time zone for day boundaries.")
-
-
-def _date(value: str | None) -> date | None:
-    return None if value is None else datetime.strptime(value, "%Y-%m-%d").date()
 
 
 def _pct(x: float | None) -> str:
@@ -63,8 +59,8 @@ def funnel_cmd(
     with open_store(project) as store:
         r = funnel(store, [Step(s) for s in steps], window=parse_window(window),
                    mode=cast(FunnelMode, mode), unit=cast(Unit, unit),
-                   breakdown=segment_by(breakdown, behaviour), start=_date(start),
-                   end=_date(end), tz=tz)  # fmt: skip
+                   breakdown=segment_by(breakdown, behaviour), start=parse_date(start),
+                   end=parse_date(end), tz=tz)  # fmt: skip
     if as_json:
         return print_json(r)
     rows = [(s.name, f"{s.count:,}", _pct(s.conversion_from_start),
@@ -97,7 +93,7 @@ def segments_cmd(
     with open_store(project) as store:
         m = drop_off_matrix(store, [Step(s) for s in steps], by, min_units=min_units,
                             unit=cast(Unit, unit), window=parse_window(window),
-                            start=_date(start), end=_date(end), tz=tz)  # fmt: skip
+                            start=parse_date(start), end=parse_date(end), tz=tz)  # fmt: skip
     if as_json:
         return print_json(m)
     rows = [("(all)", *[_pct(x) for x in m.overall])]
@@ -125,10 +121,10 @@ def velocity_cmd(
     """Actions per minute per segment; with steps, time to convert (censored survival)."""
     seg = segment_by(by, behaviour)
     with open_store(project) as store:
-        v = velocity(store, by=seg, start=_date(start), end=_date(end), tz=tz)
+        v = velocity(store, by=seg, start=parse_date(start), end=parse_date(end), tz=tz)
         ttc = (
             time_to_convert(store, [Step(s) for s in steps], window=parse_window(window),
-                            breakdown=seg, start=_date(start), end=_date(end), tz=tz)
+                            breakdown=seg, start=parse_date(start), end=parse_date(end), tz=tz)
             if steps else None
         )  # fmt: skip
     if as_json:

@@ -16,13 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 from microfunnel.config import Project
-from microfunnel.errors import MicrofunnelError
+from microfunnel.errors import InputError, MicrofunnelError
 
 __all__ = [
     "JsonOption",
     "ProjectOption",
     "console",
     "open_store",
+    "parse_date",
     "print_json",
     "print_table",
     "to_jsonable",
@@ -48,6 +49,18 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):
         return value.item()
     return value
+
+
+def parse_date(value: str | None, option: str = "--start/--end") -> date | None:
+    """A YYYY-MM-DD option value; a bad one is an InputError that says the expected form."""
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(
+            f"{option} must be a date like 2026-11-23, got {value!r}", field=option
+        ) from None
 
 
 def print_json(value: Any) -> None:

@@ -5,7 +5,6 @@ Each command parses its options, calls one analysis, and prints a table (or JSON
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 
 import typer
@@ -21,6 +20,7 @@ from microfunnel.cli.common import (
     ProjectOption,
     command,
     open_store,
+    parse_date,
     print_json,
     print_table,
 )
@@ -29,10 +29,6 @@ from microfunnel.errors import QueryError
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
-
-
-def _date(value: str | None) -> date | None:
-    return None if value is None else datetime.strptime(value, "%Y-%m-%d").date()
 
 
 @app.command("trends")
@@ -50,7 +46,7 @@ def trends_cmd(
 ) -> None:
     """Daily (or weekly) rate of an event, its change, and drop alerts."""
     with open_store(project) as store:
-        t = trend(store, event, among=among, start=_date(start), end=_date(end), tz=tz,
+        t = trend(store, event, among=among, start=parse_date(start), end=parse_date(end), tz=tz,
                   interval="week" if week else "day",
                   where={"device": device} if device else None)  # fmt: skip
     if as_json:
