@@ -7,7 +7,10 @@ peak memory (``ru_maxrss``) is its own; the query runs twice there (the first wa
 and the second is timed (wall and CPU seconds: on a busy machine CPU time is the
 steadier figure).
 
-    python bench/funnel.py --events 10000000 --events 50000000 --runs 3
+    python bench/funnel.py --events 10000000 --events 50000000 --runs 3 --data /tmp/mf-funnel-data
+
+With ``--data DIR`` the loaded stores are kept in ``DIR/<events>-seed<seed>`` and reused by later
+runs (loading 50M events takes about ten minutes); without it they go to a fresh temporary folder.
 
 Events come from the simulated shop (``microfunnel.sim.iter_arrow_chunks``), grouped by person
 and time-ordered, and are appended in that order with ``bulk_load`` (no dedupe: trusted rows),
@@ -132,10 +135,30 @@ def _run(mode: str, folder: Path, n_events: int, seed: int) -> dict[str, object]
     return result
 
 
-def bench(n_events: int, runs: int, seed: int, workdir: Path) -> dict[str, object]:
-    folder = Path(tempfile.mkdtemp(prefix=f"funnel-{n_events}-", dir=workdir))
+def _stores(n_events: int, seed: int, workdir: Path, data: Path | None) -> tuple[Path, object]:
+    """The folder holding both loaded stores and the load's seconds (from the cache's record
+    when ``data`` already holds this size and seed: only a completed load writes that record)."""
+    if data is None:
+        folder = Path(tempfile.mkdtemp(prefix=f"funnel-{n_events}-", dir=workdir))
+    else:
+        folder = data / f"{n_events}-seed{seed}"
+        record = folder / "loaded.json"
+        if record.exists():
+            return folder, json.loads(record.read_text())["seconds"]
+        if folder.exists():
+            raise SystemExit(f"{folder} holds an unfinished load: delete it and run again")
+        folder.mkdir(parents=True)
     loaded = _run("load", folder, n_events, seed)
-    print(f"{n_events:,} events loaded: {loaded['seconds']}", file=sys.stderr)
+    if data is not None:
+        (folder / "loaded.json").write_text(json.dumps(loaded))
+    return folder, loaded["seconds"]
+
+
+def bench(
+    n_events: int, runs: int, seed: int, workdir: Path, data: Path | None
+) -> dict[str, object]:
+    folder, load_s = _stores(n_events, seed, workdir, data)
+    print(f"{n_events:,} events loaded: {load_s}", file=sys.stderr)
     seconds: dict[str, list[float]] = {"duckdb": [], "clickhouse": []}
     cpu: dict[str, list[float]] = {"duckdb": [], "clickhouse": []}
     peaks: dict[str, float] = {"duckdb": 0.0, "clickhouse": 0.0}
@@ -159,7 +182,7 @@ def bench(n_events: int, runs: int, seed: int, workdir: Path) -> dict[str, objec
         "runs_s": seconds,
         "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
         "peak_mb": peaks,
-        "load_s": loaded["seconds"],
+        "load_s": load_s,
     }
 
 
@@ -169,6 +192,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None, help="where the stores go")
+    parser.add_argument("--data", type=Path, default=None, help="keep and reuse stores here")
     parser.add_argument("--child", choices=["load", "duckdb", "clickhouse"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -180,7 +204,7 @@ def main() -> None:
           "| chdb CPU s | ours peak MB | chdb peak MB | speed-up (wall) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        r = bench(n, args.runs, args.seed, workdir)
+        r = bench(n, args.runs, args.seed, workdir, args.data)
         med, peak = cast(dict[str, float], r["median_s"]), cast(dict[str, float], r["peak_mb"])
         cpu = cast(dict[str, float], r["median_cpu_s"])
         print(json.dumps(r), file=sys.stderr)

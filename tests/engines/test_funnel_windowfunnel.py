@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from microfunnel.analytics.funnel import Breakdown, Step, _rows, build_spec, funnel
+from microfunnel.store.base import Store
 from microfunnel.store.clickhouse import ClickHouseStore
+from microfunnel.store.duckdb import DuckDBStore
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "analytics"))
 from funnel_data import ev
@@ -63,22 +65,30 @@ def _level_table(store: ClickHouseStore) -> dict[str, int]:
     return {r["person_id"]: r["level"] for r in store.query(sql).to_pylist()}
 
 
-@pytest.fixture(scope="module")
-def chdb_store(tmp_path_factory: pytest.TempPathFactory):
-    store = ClickHouseStore(tmp_path_factory.mktemp("wf") / "chdb")
+def _case_events() -> list:
     events = []
     for i, (case, rows) in enumerate(CASES.items()):
         for j, (name, sec) in enumerate(rows):
             events.append(ev(case, name, sec, eid=f"{i}-{j}"))
-    store.insert_events(events)
+    return events
+
+
+@pytest.fixture(scope="module")
+def chdb_store(tmp_path_factory: pytest.TempPathFactory):
+    store = ClickHouseStore(tmp_path_factory.mktemp("wf") / "chdb")
+    store.insert_events(_case_events())
     yield store
     store.close()
 
 
-def _our_levels(store: ClickHouseStore, strategy: str) -> dict[str, int]:
+def _our_levels(store: Store, strategy: str) -> dict[str, int]:
     spec = replace(
         build_spec(
-            store, [Step(n) for n in NAMES], window=W, breakdown=Breakdown("anonymous_id", top=None)
+            store,
+            [Step(n) for n in NAMES],
+            window=W,
+            breakdown=Breakdown("anonymous_id", top=None),
+            timings=False,
         ),
         strategy=strategy,  # type: ignore[arg-type]
     )
@@ -91,6 +101,17 @@ def test_levels_match_windowfunnel(chdb_store: ClickHouseStore, strategy: str) -
     expected = _level_table(chdb_store)
     assert _our_levels(chdb_store, strategy) == {c: lvl for c, lvl in expected.items() if lvl}
     assert expected["boundary inclusive"] == 3 and expected["just outside"] == 2
+
+
+def test_kernel_levels_match_windowfunnel(chdb_store: ClickHouseStore, tmp_path: Path) -> None:
+    """The counts-only kernel (DuckDB, integer codes) on the same edge cases."""
+    duck = DuckDBStore(tmp_path / "events.duckdb")
+    try:
+        duck.insert_events(_case_events())
+        expected = _level_table(chdb_store)
+        assert _our_levels(duck, "kernel") == {c: lvl for c, lvl in expected.items() if lvl}
+    finally:
+        duck.close()
 
 
 def test_native_fast_path_counts(chdb_store: ClickHouseStore) -> None:

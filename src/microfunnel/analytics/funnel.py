@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+import pyarrow as pa
+
 from microfunnel.analytics.funnel_spec import (
     Behaviour,
     Breakdown,
@@ -43,6 +45,7 @@ from microfunnel.query.funnel import (
     Unit,
     compile_funnel,
 )
+from microfunnel.query.funnel_kernel import kernel_counts, kernel_sql
 from microfunnel.store.base import EventCodes, Store
 
 __all__ = [
@@ -213,11 +216,19 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(v) else round(v, 6)
 
 
+def _table(store: Store, spec: FunnelSpec) -> pa.Table:
+    """The funnel's rows from the store: one SQL query, or the kernel's read and numpy."""
+    if spec.resolved_strategy(store.dialect) == "kernel":
+        sql, params = kernel_sql(spec, store.dialect)
+        return kernel_counts(spec, store.query(sql, params))
+    sql, params = compile_funnel(spec, store.dialect)
+    return store.query(sql, params)
+
+
 def _rows(
     store: Store, spec: FunnelSpec, names: list[str]
 ) -> list[tuple[bool, str, tuple[StepResult, ...]]]:
-    sql, params = compile_funnel(spec, store.dialect)
-    table = store.query(sql, params)
+    table = _table(store, spec)
     out = []
     for row in table.to_pylist():
         counts = [int(row[f"n{k}"] or 0) for k in range(spec.n)]

@@ -12,7 +12,9 @@ reported chain, its segment) and share the final aggregation:
   record (live chain per level, the recorded best chain). It covers strict order, any order,
   optional steps, exclusions, repeated steps and totals.
 
-On ClickHouse a counts-only question without a breakdown uses ``windowFunnel`` itself.
+On ClickHouse a counts-only question without a breakdown uses ``windowFunnel`` itself. On a
+store with integer codes, a counts-only level-chain question per person with one window and no
+hold goes to the kernel (``microfunnel.query.funnel_kernel``): one sorted read, levels in numpy.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class FunnelSpec:
     end: datetime | None = None
     include_bots: bool = False
     timings: bool = True
-    strategy: Literal["auto", "chain", "fold", "native"] = "auto"
+    strategy: Literal["auto", "chain", "fold", "native", "kernel"] = "auto"
     extra: dict[str, str] = field(default_factory=dict)
     #: the store's integer codes (``microfunnel.store.ddl``): event name -> ``event_code``;
     #: ``None`` when the store keeps none (then ``event`` and ``person_id`` are compared as text)
@@ -100,12 +102,33 @@ class FunnelSpec:
             and all(s.window_us is None for s in self.steps)
         )
 
+    def kernel_ok(self) -> bool:
+        """Questions ``microfunnel.query.funnel_kernel`` answers: counts of a level chain per
+        person (integer keys), one window, no hold."""
+        return (
+            self.chain_ok()
+            and self.unit == "person"
+            and self.event_codes is not None
+            and self.hold is None
+            and not self.timings
+            and all(s.window_us is None for s in self.steps)
+        )
+
     def resolved_strategy(self, dialect: Dialect) -> str:
+        if self.strategy == "kernel" and not self.kernel_ok():
+            raise ValueError("the kernel answers counts-only ordered funnels per person only")
         if self.strategy != "auto":
             return self.strategy
         if self.native_ok(dialect):
             return "native"
+        if self.kernel_ok():
+            return "kernel"
         return "chain" if self.chain_ok() else "fold"
+
+    def sql_strategy(self, dialect: Dialect) -> str:
+        """The strategy that says the question in one SQL query: the kernel's is the chain."""
+        strategy = self.resolved_strategy(dialect)
+        return "chain" if strategy == "kernel" else strategy
 
 
 def _unit_sql(spec: FunnelSpec) -> str:
@@ -133,7 +156,7 @@ def _relevant_sql(spec: FunnelSpec, conds: list[Fragment], p: Params) -> str:
     return f"{coded} AND {anyof()}" if any(m.filters for m in matches) else coded
 
 
-def _events_cte(spec: FunnelSpec, d: Dialect, p: Params, *, all_events: bool) -> str:
+def events_cte(spec: FunnelSpec, d: Dialect, p: Params, *, all_events: bool) -> str:
     """Rows of the unit's events in range: unit, hold value, time, step mask, kill mask, segment.
 
     ``o`` orders events at equal times: step ``k`` is ``2k``, an exclusion guarding step ``b``
@@ -179,7 +202,7 @@ def _chain_units(spec: FunnelSpec, d: Dialect, p: Params) -> str:
     n, w = spec.n, spec.window_us
     attr = spec.segment.attribution if spec.segment else "first"
     mat = d.materialized
-    ctes = [f"ev AS {mat}({_events_cte(spec, d, p, all_events=False)})"]
+    ctes = [f"ev AS {mat}({events_cte(spec, d, p, all_events=False)})"]
 
     def seg_at(k: int) -> str:
         if attr == "first" or attr == "last" or attr == k:
@@ -256,7 +279,7 @@ def _native_units(spec: FunnelSpec, d: Dialect, p: Params) -> str:
     wf = d.window_funnel(spec.window_us, "ts", conds)
     bs = ", ".join(f"-1 AS b{j}" for j in range(spec.n))
     return (
-        f"ev AS ({_events_cte(spec, d, p, all_events=False)}),\n"
+        f"ev AS ({events_cte(spec, d, p, all_events=False)}),\n"
         f"per AS (SELECT u, h, {wf} AS wl FROM ev GROUP BY u, h),\n"
         f"units AS (SELECT u, max(wl) AS lvl, {bs}, '{NONE_SEGMENT}' AS g "
         f"FROM per GROUP BY u HAVING max(wl) > 0)"
@@ -324,13 +347,13 @@ def compile_funnel(spec: FunnelSpec, d: Dialect) -> tuple[str, list[object]]:
     from microfunnel.query.funnel_fold import fold_units
 
     p = Params()
-    strategy = spec.resolved_strategy(d)
+    strategy = spec.sql_strategy(d)
     if strategy == "native":
         units = _native_units(spec, d, p)
     elif strategy == "chain":
         units = _chain_units(spec, d, p)
     else:
-        units = fold_units(spec, d, p, events_cte=_events_cte)
+        units = fold_units(spec, d, p, events_cte=events_cte)
     return _aggregate(spec, d, units, p), p.values
 
 
@@ -338,9 +361,9 @@ def units_sql(spec: FunnelSpec, d: Dialect, p: Params) -> str:
     """The ``units`` CTEs alone (``u, lvl, b0..b{n-1}, g``) for analyses built on a funnel."""
     from microfunnel.query.funnel_fold import fold_units
 
-    if spec.resolved_strategy(d) == "chain":
+    if spec.sql_strategy(d) == "chain":
         return _chain_units(spec, d, p)
-    return fold_units(spec, d, p, events_cte=_events_cte)
+    return fold_units(spec, d, p, events_cte=events_cte)
 
 
 def step_columns(spec: FunnelSpec) -> Sequence[str]:
