@@ -1,24 +1,29 @@
-"""The counts-only fast path for ordered funnels: one read, then levels as whole arrays.
+"""The counts-only fast path for ordered funnels: one plain read, then whole-array numpy.
 
 It answers what the level chain (``microfunnel.query.funnel``) answers when only counts are
 asked of an ordered funnel with one window, no hold and no per-step windows, per person, on a
-store with integer codes. The chain sorts the rows it carries once per level; here the engine
-sorts once, and only the rows that can matter:
+store with integer codes. The chain sorts the rows it carries once per level, and hashing every
+person in the engine costs as much again; here the engine only scans the funnel's step rows (no
+join, no sort, no aggregate) and numpy does the rest, never looping over events in Python:
 
-- the step rows of the persons with a step-1 event, by ``(unit, time, step)``: only they can go
-  past the first step, and they are a small share of the rows (a sixth of the step rows in the
-  simulated shop);
-- for everyone else, one row per segment of their first step-0 event, saying how many stopped
-  at the first step there (``o = -1``, the count in ``ts``).
-
-numpy then walks the levels over those rows, never looping over events in Python: a step-``k``
-row extends the latest level ``k - 1`` row of its unit before it if that chain started within
-the window. Starts only grow along a unit's timeline, so the latest predecessor is the best one,
-exactly as in ClickHouse ``windowFunnel`` and in the chain. A unit counts at its furthest level,
-in the segment of the first chain to get there.
+1. Persons with a step-1 event are flagged (``person_key`` is a dense dictionary code, so
+   per-person state is an array indexed by it). Everyone else stops at the first step, in the
+   segment of their first step-0 event (a minimum per person).
+2. The flagged persons' rows (a third of the step rows in the simulated shop) are put in
+   ``(person, time, step)`` order. A store clustered by person and time (DESIGN.md) returns them
+   so already; rows read in time order need a stable sort by person; only persons whose rows
+   still disagree are sorted on all three keys.
+3. Level by level, a step-``k`` row extends the latest level ``k - 1`` row of its person
+   before it if that chain started within the window. Starts only grow along a person's
+   timeline, so the latest predecessor is the best one, exactly as in ClickHouse
+   ``windowFunnel`` and in the chain. A person counts at the furthest level, in the segment of
+   the first chain to get there.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,23 +37,29 @@ from microfunnel.query.segments import OTHER
 
 __all__ = ["kernel_counts", "kernel_sql"]
 
-Ints = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.signedinteger[Any]]
+Levels = npt.NDArray[np.int8]
+Mask = npt.NDArray[np.bool_]
 
 
 def kernel_sql(spec: FunnelSpec, d: Dialect) -> tuple[str, list[object]]:
-    """The one read the kernel needs (rows ``u, ts, o, g``, see the module docstring)."""
+    """The funnel's step rows (``u, ts, o, g``), in whatever order the store keeps them."""
     p = Params()
     ev = events_cte(spec, d, p, all_events=False)
-    sql = (
-        f"WITH ev AS ({ev}),\n"
-        f"s1 AS {d.materialized}(SELECT DISTINCT u FROM ev WHERE o = 2)\n"
-        "SELECT u, ts, o, g FROM ev WHERE u IN (SELECT u FROM s1)\n"
-        f"UNION ALL SELECT {d.null_int()} AS u, count(*) AS ts, -1 AS o, g FROM "
-        f"(SELECT {d.arg_min('g', 'ts')} AS g FROM ev WHERE o = 0 "
-        "AND u NOT IN (SELECT u FROM s1) GROUP BY u) firsts GROUP BY g\n"
-        "ORDER BY u, ts, o"
-    )
-    return sql, p.values
+    return f"SELECT u, ts, CAST(o AS TINYINT) AS o, g FROM ({ev}) ev", p.values
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Step rows as arrays: person, time (us), ``o = 2k`` for step ``k``, segment code."""
+
+    u: Ints
+    ts: Ints
+    o: Ints
+    g: Ints
+
+    def take(self, index: Ints) -> _Rows:
+        return _Rows(self.u[index], self.ts[index], self.o[index], self.g[index])
 
 
 def kernel_counts(spec: FunnelSpec, table: pa.Table) -> pa.Table:
@@ -56,25 +67,51 @@ def kernel_counts(spec: FunnelSpec, table: pa.Table) -> pa.Table:
     ``is_all, segment, n0..n{n-1}``, the whole funnel first, then each segment, largest first."""
     coded = pc.dictionary_encode(table.column("g")).combine_chunks()
     names: list[str] = [*coded.dictionary.to_pylist(), NONE_SEGMENT]
-    g = coded.indices.to_numpy().astype(np.int64)
-    o = table.column("o").to_numpy()
-    rows = o >= 0
-    u = table.column("u").filter(pa.array(rows)).to_numpy().astype(np.int64)
-    ts = table.column("ts").to_numpy()
-    none = len(names) - 1
-    lvl, seg = _levels(spec, u, ts[rows], o[rows], g[rows], none)
-    lvl, seg = _best(u, lvl, seg)
-    per_level = np.zeros((len(names), spec.n + 1), dtype=np.int64)
-    np.add.at(per_level, (seg, lvl), 1)
-    stopped = ~rows  # one row per segment: units that stopped at the first step
-    stopped_seg = g[stopped] if _first_step_segment(spec) else np.full(stopped.sum(), none)
-    np.add.at(per_level[:, 1], stopped_seg, ts[stopped])
-    reached = np.cumsum(per_level[:, :0:-1], axis=1)[:, ::-1]  # units at level k + 1 or more
+    u, ts, o = (_array(table.column(c)) for c in ("u", "ts", "o"))
+    rows = _Rows(u, ts, o, coded.indices.to_numpy())
+    per_level = np.zeros((len(names), spec.n + 1), dtype=np.int64)  # persons by furthest level
+    if len(rows.u):
+        keys, size = _dense(rows.u)
+        rows = _Rows(keys, rows.ts, rows.o, rows.g)
+        onward = _onward(rows, size)
+        stopped = np.flatnonzero((rows.o == 0) & ~onward)
+        per_level[:, 1] = _stopped(spec, rows, stopped, size, len(names))
+        chains = rows.take(np.flatnonzero(onward))
+        order = _order(chains)
+        if order is not None:
+            chains = chains.take(order)
+        lvl, seg = _best(chains.u, *_levels(spec, chains, len(names) - 1))
+        per_level += np.bincount(seg * (spec.n + 1) + lvl, minlength=per_level.size).reshape(
+            per_level.shape
+        )
+    reached = np.cumsum(per_level[:, :0:-1], axis=1)[:, ::-1]  # at level k + 1 or further
     counts: dict[str, Ints] = {}
     for code, name in enumerate(names):
         if reached[code, 0]:
             counts[name] = counts.get(name, 0) + reached[code]
     return _result(spec, counts)
+
+
+def _array(column: pa.ChunkedArray) -> Ints:
+    # One buffer first: converting chunk by chunk is several times slower.
+    return column.combine_chunks().to_numpy()
+
+
+def _dense(u: Ints) -> tuple[Ints, int]:
+    """Person keys as indexes into per-person arrays: the store's codes themselves when they
+    are dense enough, else their ranks (which keep their order); 32 bits halve the traffic."""
+    low, high = int(u.min()), int(u.max())
+    if low >= 0 and high < 2 * len(u) + 1_000_000:
+        return u.astype(np.int32), high + 1
+    keys, ranks = np.unique(u, return_inverse=True)
+    return ranks.astype(np.int32), len(keys)
+
+
+def _onward(rows: _Rows, size: int) -> Mask:
+    """Rows of persons with a step-1 event: only they can go past the first step."""
+    flagged = np.zeros(size, dtype=bool)
+    flagged[rows.u[rows.o == 2]] = True
+    return flagged[rows.u]
 
 
 def _first_step_segment(spec: FunnelSpec) -> bool:
@@ -85,41 +122,76 @@ def _first_step_segment(spec: FunnelSpec) -> bool:
     return attr in ("first", "last", 0)
 
 
-def _levels(
-    spec: FunnelSpec, u: Ints, ts: Ints, o: Ints, g: Ints, none: int
-) -> tuple[npt.NDArray[np.int8], Ints]:
-    """Per row (sorted by unit, time, step): the level its chain reaches (``k + 1`` for a
+def _stopped(spec: FunnelSpec, rows: _Rows, entered: Ints, size: int, n_codes: int) -> Ints:
+    """Per segment code, the persons whose step-0 rows are ``entered`` (none of them has a
+    step-1 event): they stop at the first step, in the segment of their first step-0 event."""
+    u, ts = rows.u[entered], rows.ts[entered]
+    first = np.full(size, np.iinfo(np.int64).max)
+    np.minimum.at(first, u, ts)
+    at_first = np.flatnonzero(ts == first[u])
+    seg = np.full(size, -1, dtype=np.int64)
+    seg[u[at_first]] = rows.g[entered[at_first]]
+    seg = seg[seg >= 0]
+    if not _first_step_segment(spec):
+        seg = np.full(len(seg), n_codes - 1)  # (none): the segment is read at a later step
+    return np.bincount(seg, minlength=n_codes)
+
+
+def _order(rows: _Rows) -> Ints | None:
+    """Indexes that put ``rows`` in (person, time, step) order, or None if they are already.
+
+    A stable sort by person keeps each person's rows in read order, which is time order when
+    the store was written in time order; the persons still out of order are sorted fully."""
+    if not _disordered(rows).any():
+        return None
+    order = np.argsort(rows.u, kind="stable")
+    moved = rows.take(order)
+    late = _disordered(moved)
+    if late.any():
+        redo = np.flatnonzero(np.isin(moved.u, np.unique(moved.u[1:][late])))
+        part = moved.take(redo)
+        order[redo] = order[redo][np.lexsort((part.o, part.ts, part.u))]
+    return order
+
+
+def _disordered(rows: _Rows) -> Mask:
+    """For each row but the last: whether the next row should come before it."""
+    du, dt, do = np.diff(rows.u), np.diff(rows.ts), np.diff(rows.o)
+    return (du < 0) | ((du == 0) & ((dt < 0) | ((dt == 0) & (do < 0))))
+
+
+def _levels(spec: FunnelSpec, rows: _Rows, none: int) -> tuple[Levels, Ints]:
+    """Per row (in person, time, step order): the level its chain reaches (``k + 1`` for a
     step-``k`` row that extends a chain, else 0) and the segment that chain reports."""
     attr = spec.segment.attribution if spec.segment else "first"
-    index = np.arange(len(u))
-    at = o == 0  # the rows at the previous level
-    lvl = at.astype(np.int8)
-    start = np.where(at, ts, 0)
-    seg = np.where(at, g, none) if _first_step_segment(spec) else np.full(len(u), none)
+    lvl = np.zeros(len(rows.u), dtype=np.int8)
+    seg = np.full(len(rows.u), none)
+    prev = np.flatnonzero(rows.o == 0)  # positions of the rows at the level below
+    start = rows.ts[prev]  # ... the start of each one's chain
+    chain_seg = rows.g[prev] if _first_step_segment(spec) else np.full(len(prev), none)
+    lvl[prev], seg[prev] = 1, chain_seg
     for k in range(1, spec.n):
-        latest = np.maximum.accumulate(np.where(at, index, -1))
-        here = np.flatnonzero(o == 2 * k)
-        prev = latest[here]
-        known = np.maximum(prev, 0)
-        ok = (prev >= 0) & (u[known] == u[here]) & (ts[here] - start[known] <= spec.window_us)
-        here, prev = here[ok], prev[ok]
-        start[here] = start[prev]
-        seg[here] = g[here] if attr == "last" or attr == k else seg[prev]
-        lvl[here] = k + 1
-        at = np.zeros(len(u), dtype=bool)
-        at[here] = True
+        here = np.flatnonzero(rows.o == 2 * k)
+        before = np.searchsorted(prev, here) - 1  # the latest row at step k - 1 before each
+        at = np.maximum(before, 0)
+        ok = (before >= 0) & (rows.u[prev[at]] == rows.u[here])
+        ok &= rows.ts[here] - start[at] <= spec.window_us
+        here, at = here[ok], at[ok]
+        chain_seg = rows.g[here] if attr == "last" or attr == k else chain_seg[at]
+        prev, start = here, start[at]
+        lvl[here], seg[here] = k + 1, chain_seg
     return lvl, seg
 
 
-def _best(u: Ints, lvl: npt.NDArray[np.int8], seg: Ints) -> tuple[npt.NDArray[np.int8], Ints]:
-    """Per unit that entered: its furthest level and the segment of the first row reaching it."""
+def _best(u: Ints, lvl: Levels, seg: Ints) -> tuple[Levels, Ints]:
+    """Per person who entered: the furthest level and the segment of the first row there."""
     if not len(u):
         return lvl, seg
     new = np.r_[True, u[1:] != u[:-1]]
-    unit = np.cumsum(new) - 1
+    person = np.cumsum(new) - 1
     top = np.maximum.reduceat(lvl, np.flatnonzero(new))
-    hit = np.flatnonzero((lvl == top[unit]) & (lvl > 0))
-    owner = unit[hit]
+    hit = np.flatnonzero((lvl == top[person]) & (lvl > 0))
+    owner = person[hit]
     first = hit[np.r_[True, owner[1:] != owner[:-1]]] if len(hit) else hit
     return lvl[first], seg[first]
 
