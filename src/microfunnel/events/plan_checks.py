@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from microfunnel.events.plan_fast import fast_ok, object_ok
 from microfunnel.events.plan_types import (
     _EXACT,
     _TYPES,
@@ -81,6 +82,12 @@ class _Compiler:
         tests = tuple(_TYPES[n][0] for n in names)
         words = " or ".join(_TYPES[n][1] for n in names)
         compiled = self.constraints(spec, where, names)
+        items = self.param(spec["items"], where.child(spec, "items")) if "items" in spec else None
+        if items is not None:
+            compiled.append(_each(items))
+        schema = self.object(spec, where) if _has_schema(spec, names) else None
+        if schema is not None:
+            compiled.append(_nested(schema))
         constraints = tuple(c for c, _ in compiled)
         type_ok: Callable[[Any], bool] = tests[0]
         if len(tests) > 1:
@@ -100,7 +107,10 @@ class _Compiler:
         exact = frozenset().union(*(_EXACT[n] for n in names))
         # A value of exactly these types with no constraint to test passes without a call.
         skip = frozenset() if constraints else exact
-        return _Param(skip, check, _all_ok(exact, type_ok, tuple(ok for _, ok in compiled)))
+        generic = _all_ok(exact, type_ok, tuple(ok for _, ok in compiled))
+        item_ok = items.ok if items is not None else None
+        schema_ok = schema.ok if schema is not None else None
+        return _Param(skip, check, fast_ok(names, spec, generic, item_ok, schema_ok))
 
     def constraints(
         self, spec: Mapping[str, Any], where: _Where, types: list[str]
@@ -122,13 +132,6 @@ class _Compiler:
                 out.append(_size(spec[key], where.child(spec, key), key, noun, low=False))
         if "pattern" in spec:
             out.append(_pattern(spec["pattern"], where.child(spec, "pattern")))
-        if "items" in spec:
-            out.append(_each(self.param(spec["items"], where.child(spec, "items"))))
-        if types == ["object"] and any(k in spec for k in _OBJECT_KEYS):
-            schema = self.object(spec, where)
-            out.append(
-                (lambda value, path, problems: schema.check(value, path + ".", problems), schema.ok)
-            )
         return out
 
     def allowed(self, values: Any, where: _Where, types: list[str]) -> Constraint:
@@ -282,6 +285,15 @@ def _pattern(raw: Any, where: _Where) -> Constraint:
     return check, lambda value: not isinstance(value, str) or match(value) is not None
 
 
+def _has_schema(spec: Mapping[str, Any], types: list[str]) -> bool:
+    """Whether an object parameter says what its properties must be."""
+    return types == ["object"] and any(k in spec for k in _OBJECT_KEYS)
+
+
+def _nested(schema: _ObjectSchema) -> Constraint:
+    return (lambda value, path, problems: schema.check(value, path + ".", problems), schema.ok)
+
+
 def _each(item: _Param) -> Constraint:
     item_check, item_ok = item.check, item.ok
 
@@ -302,6 +314,13 @@ class _ObjectSchema:
     require_any: tuple[str, ...]
     allow_unknown: bool
     naming: bool
+    # Whether ``check`` would find nothing wrong: the same tests, and no strings built.
+    ok: Ok = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        oks = {name: param.ok for name, param in self.fields.items()}
+        ok = object_ok(self.required, oks, self.require_any, self.unknown_ok)
+        object.__setattr__(self, "ok", ok)
 
     def check(self, obj: Mapping[str, Any], prefix: str, out: list[Problem]) -> None:
         fields = self.fields
@@ -333,22 +352,9 @@ class _ObjectSchema:
             names = " or ".join(f"`{prefix}{n}`" for n in self.require_any)
             out.append((f"has none of {names}", "send at least one of them"))
 
-    def ok(self, obj: Mapping[str, Any]) -> bool:
-        """Whether ``check`` would find nothing wrong: the same tests, and no strings built."""
-        for name in self.required:
-            if obj.get(name) is None:
-                return False
-        fields = self.fields
-        for name, value in obj.items():
-            param = fields.get(name)
-            if param is None:
-                if not self.allow_unknown or (self.naming and not _snake_cached(name)):
-                    return False
-            elif value is not None and type(value) not in param.skip and not param.ok(value):
-                return False
-        if self.require_any:
-            return any(obj.get(name) is not None for name in self.require_any)
-        return True
+    def unknown_ok(self, name: str) -> bool:
+        """Whether a property the schema does not define is fine (``unknown`` adds nothing)."""
+        return self.allow_unknown and (not self.naming or _snake_cached(name))
 
     def unknown(self, name: str, prefix: str, out: list[Problem]) -> None:
         if self.naming and not is_snake_case(name):

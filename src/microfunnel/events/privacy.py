@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -101,7 +100,8 @@ class PrivacySettings:
 def apply_privacy(event: Event, settings: PrivacySettings) -> Event:
     """Make ``event`` safe to store; it is changed in place and returned."""
     context = event.context
-    if _consent_denied(context.get("consent")):
+    consent = context.get("consent")
+    if consent is not None and _consent_denied(consent):
         event.anonymous_id = event.user_id = event.session_id = None
         context = {k: v for k, v in context.items() if k not in _IDENTIFYING_CONTEXT}
         context["consent_denied"] = True
@@ -124,14 +124,29 @@ def apply_privacy(event: Event, settings: PrivacySettings) -> Event:
 
 def _pseudonymize_ids(event: Event, salt: str) -> None:
     """An id that is itself an e-mail address, phone or card number (``identify("jane@...")``)
-    becomes its salted hash: still one stable id per person, no longer readable."""
-    for name in ("user_id", "anonymous_id", "session_id"):
-        value = getattr(event, name)
-        if isinstance(value, str) and value not in _clean and _scrub_string(value) != value:
-            setattr(event, name, hash_user_id(value, salt))
-    previous = event.properties.get("previous_id")
-    if isinstance(previous, str) and scrub_text(previous) != previous:
-        event.properties = {**event.properties, "previous_id": hash_user_id(previous, salt)}
+    becomes its salted hash: still one stable id per person, no longer readable.
+
+    Ids repeat on every event of a visit, so a known-clean id costs one set lookup.
+    """
+    clean = _clean
+    anonymous_id, user_id, session_id = event.anonymous_id, event.user_id, event.session_id
+    if anonymous_id is not None and anonymous_id not in clean:
+        event.anonymous_id = _pseudonym(anonymous_id, salt)
+    if user_id is not None and user_id not in clean:
+        event.user_id = _pseudonym(user_id, salt)
+    if session_id is not None and session_id not in clean:
+        event.session_id = _pseudonym(session_id, salt)
+    if "previous_id" in event.properties:
+        previous = event.properties["previous_id"]
+        if isinstance(previous, str) and scrub_text(previous) != previous:
+            event.properties = {**event.properties, "previous_id": hash_user_id(previous, salt)}
+
+
+def _pseudonym(value: str, salt: str) -> str:
+    """``value``, or its salted hash when it holds PII."""
+    if not isinstance(value, str) or _scrub_string(value) == value:
+        return value
+    return hash_user_id(value, salt)
 
 
 def _consent_denied(consent: Any) -> bool:
@@ -142,43 +157,58 @@ def _consent_denied(consent: Any) -> bool:
 
 
 def _scrub(mapping: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
-    """Scrub every string below ``mapping``; containers are copied only where something changed."""
-    changes = _changes(mapping.items(), skip)
-    return {**mapping, **changes} if changes else mapping
+    """Scrub every string below ``mapping``; containers are copied only where something changed.
 
-
-def _scrub_list(items: list[Any]) -> list[Any]:
-    changes = _changes(enumerate(items), _NO_SKIP)
-    if not changes:
-        return items
-    new_items = list(items)
-    for index, new in changes.items():
-        new_items[index] = new
-    return new_items
-
-
-def _changes(pairs: Iterable[tuple[Any, Any]], skip: frozenset[str]) -> dict[Any, Any] | None:
-    """The scrubbed values of ``pairs`` (key, value) that changed, by key; None when none did."""
+    Strings under six characters cannot hold PII (the shortest is an e-mail like ``a@b.io``).
+    """
     changes = None
     clean = _clean
     new: Any
-    for key, item in pairs:
+    for key, item in mapping.items():
         kind = type(item)
         if kind is str:
-            if len(item) < 6 or item in clean or key in skip:
+            if item in clean or len(item) < 6 or key in skip:
                 continue
             new = _scrub_string(item)
-        elif kind is dict or kind is list:
+        elif kind is dict:
             if key in skip:
                 continue
-            new = _scrub(item, _NO_SKIP) if kind is dict else _scrub_list(item)
+            new = _scrub(item, _NO_SKIP)
+        elif kind is list:
+            if key in skip:
+                continue
+            new = _scrub_list(item)
         else:
             continue
         if new is not item:
             if changes is None:
                 changes = {}
             changes[key] = new
-    return changes
+    return {**mapping, **changes} if changes else mapping
+
+
+def _scrub_list(items: list[Any]) -> list[Any]:
+    """``_scrub`` for a list: a copy only when an entry changed."""
+    new_items = None
+    clean = _clean
+    new: Any
+    for index, item in enumerate(items):
+        kind = type(item)
+        if kind is dict:
+            new = _scrub(item, _NO_SKIP)
+        elif kind is str:
+            if item in clean or len(item) < 6:
+                continue
+            new = _scrub_string(item)
+        elif kind is list:
+            new = _scrub_list(item)
+        else:
+            continue
+        if new is not item:
+            if new_items is None:
+                new_items = list(items)
+            new_items[index] = new
+    return items if new_items is None else new_items
 
 
 # Strings that scrub_text leaves as they are. Shops send the same page paths, URLs, product
