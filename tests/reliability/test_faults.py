@@ -82,12 +82,12 @@ class FullDisk:
             return
         assert self.runtime is not None
         self.runtime.spool.fault = _enospc
-        self._insert = self.runtime.store.insert_events
+        self._insert = self.runtime.store.insert_json
 
         def insert(*_: Any, **__: Any) -> Any:
             raise StoreError("insert into DuckDB failed: No space left on device")
 
-        self.runtime.store.insert_events = insert  # type: ignore[method-assign]
+        self.runtime.store.insert_json = insert  # type: ignore[method-assign]
 
     def free(self) -> None:
         if self.kind == "tmpfs":
@@ -95,7 +95,7 @@ class FullDisk:
             return
         assert self.runtime is not None
         self.runtime.spool.fault = None
-        self.runtime.store.insert_events = self._insert  # type: ignore[method-assign]
+        self.runtime.store.insert_json = self._insert  # type: ignore[method-assign]
 
 
 def _enospc() -> None:
@@ -163,7 +163,7 @@ def test_a_failing_store_keeps_the_collector_spooling_and_catches_up(tmp_path: P
     /healthz says degraded, and the writer applies everything once the store is back."""
     created = new_project(tmp_path / "p")
     runtime = Runtime(created.project)
-    real_insert = runtime.store.insert_events
+    real_insert = runtime.store.insert_json
     failures = 0
 
     def broken(*_: Any, **__: Any) -> Any:
@@ -171,7 +171,7 @@ def test_a_failing_store_keeps_the_collector_spooling_and_catches_up(tmp_path: P
         failures += 1
         raise StoreError("insert into DuckDB failed: IO Error: database is locked")
 
-    runtime.store.insert_events = broken  # type: ignore[method-assign]
+    runtime.store.insert_json = broken  # type: ignore[method-assign]
     with serving(runtime) as url, httpx.Client(base_url=url, timeout=30) as client:
         answers = [
             client.post(
@@ -183,7 +183,7 @@ def test_a_failing_store_keeps_the_collector_spooling_and_catches_up(tmp_path: P
         ]
         assert until(lambda: failures > 0)
         degraded = client.get("/healthz").json()
-        runtime.store.insert_events = real_insert  # type: ignore[method-assign]
+        runtime.store.insert_json = real_insert  # type: ignore[method-assign]
         healthy = until(lambda: client.get("/healthz").json()["status"] == "ok")
     assert [a.status_code for a in answers] == [200] * 5
     assert degraded["status"] == "degraded" and "locked" in degraded["projects"][0]["writer_error"]

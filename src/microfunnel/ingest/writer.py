@@ -12,9 +12,9 @@ import threading
 import time
 from collections import deque
 
-from microfunnel.ingest.records import SpoolBatch, decode_batch
+from microfunnel.ingest.records import SpoolBatch, decode_batch, event_arrays
 from microfunnel.ingest.spool import Record, Spool
-from microfunnel.store.base import Store
+from microfunnel.store.base import QuarantineRecord, Store
 
 __all__ = ["Writer"]
 
@@ -95,21 +95,26 @@ class Writer:
     def _apply(self, records: list[Record]) -> None:
         if not records:
             return
-        merged = SpoolBatch()
+        arrays: list[bytes] = []
+        quarantine: list[QuarantineRecord] = []
+        identities: list[tuple[str, str]] = []
         for record in records:
             carried = record.carry
             batch = carried if isinstance(carried, SpoolBatch) else decode_batch(record.payload)
-            merged.events.extend(batch.events)
-            merged.quarantine.extend(batch.quarantine)
-            merged.identities.extend(batch.identities)
-        for anonymous_id, user_id in merged.identities:
+            array = event_arrays(batch)
+            if array:
+                arrays.append(array)
+            quarantine.extend(batch.quarantine)
+            identities.extend(batch.identities)
+        for anonymous_id, user_id in identities:
             self.store.merge_identity(anonymous_id, user_id)
-        if merged.events:
-            self.stored_events += self.store.insert_events(merged.events).inserted
-        if merged.quarantine:
-            self.store.insert_quarantine(merged.quarantine)
+        if arrays:
+            result = self.store.insert_json(arrays)
+            self.stored_events += result.inserted
+            self.applied_events += result.inserted + result.duplicates
+        if quarantine:
+            self.store.insert_quarantine(quarantine)
         self.spool.set_checkpoint(records[-1].end)
-        self.applied_events += len(merged.events)
         self.last_error = None
         self.generation += 1
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,18 +127,35 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 
 def _text(value: Any) -> str | None:
+    """A lifted text column: strings as sent (empty is missing), numbers and booleans as JSON
+    writes them, floats as ``repr``, lists and objects as JSON; the same rules as the SQL in
+    ``microfunnel.store.jsonrows``."""
     if value is None or value == "":
         return None
-    return str(value)
+    if type(value) is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return _json_encoder.encode(value).decode()
+
+
+# A number written as text: ``value: "19.99"``. Stricter than ``float()`` (no spaces, no
+# ``inf``/``nan``, no ``1_000``) so that SQL (``regexp_full_match``) draws the same line.
+NUMERIC_TEXT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_numeric_text = re.compile(NUMERIC_TEXT)
 
 
 def _number(value: Any) -> float | None:
+    """The lifted ``value`` column: JSON numbers, and strings that are plain decimal numbers."""
     if isinstance(value, bool) or value is None:
         return None
-    try:
+    if isinstance(value, int | float):
         return float(value)
-    except (TypeError, ValueError):
-        return None
+    if isinstance(value, str) and _numeric_text.fullmatch(value):
+        return float(value)
+    return None
 
 
 def event_row(e: Event) -> dict[str, Any]:
@@ -164,7 +182,7 @@ def event_row(e: Event) -> dict[str, Any]:
         "currency": _text(props.get("currency")),
         "transaction_id": _text(props.get("transaction_id")),
         "source": _text(ctx.get("source")),
-        "is_bot": bool(ctx.get("is_bot", False)),
+        "is_bot": ctx.get("is_bot") is True,
         "plan_version": e.plan_version,
     }
 
@@ -199,7 +217,7 @@ def events_to_arrow(events: Iterable[Event]) -> pa.Table:
     columns["currency"] = _texts([p.get("currency") for p in props])
     columns["transaction_id"] = _texts([p.get("transaction_id") for p in props])
     columns["source"] = _texts([c.get("source") for c in ctxs])
-    columns["is_bot"] = [bool(c.get("is_bot", False)) for c in ctxs]
+    columns["is_bot"] = [c.get("is_bot") is True for c in ctxs]
     columns["plan_version"] = [e.plan_version for e in evs]
     schema = _EVENT_SCHEMA
     arrays = [
@@ -210,6 +228,7 @@ def events_to_arrow(events: Iterable[Event]) -> pa.Table:
 
 
 _json_encoder = msgspec.json.Encoder(enc_hook=str)
+_events_decoder = msgspec.json.Decoder(list[Event])
 _EVENT_SCHEMA = arrow_schema(EVENT_COLUMNS)
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
@@ -263,6 +282,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def insert_events(self, events: Sequence[Event]) -> InsertResult:
         """Append events, skipping event_ids already stored or repeated in the batch."""
+
+    def insert_json(self, arrays: Sequence[bytes]) -> InsertResult:
+        """Append events given as JSON arrays of Events (the spool's form); as ``insert_events``.
+
+        Engines that parse JSON themselves override this to skip Python objects per event.
+        """
+        events = [e for array in arrays for e in _events_decoder.decode(array)]
+        return self.insert_events(events)
 
     @abc.abstractmethod
     def insert_arrow(self, table: pa.Table) -> InsertResult:

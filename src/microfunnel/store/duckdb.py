@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from microfunnel.errors import StoreError
@@ -33,6 +34,8 @@ from microfunnel.store.ddl import (
     duckdb_ddl,
     duckdb_migrations,
 )
+from microfunnel.store.idfilter import IdFilter
+from microfunnel.store.jsonrows import ROWS_SQL
 
 __all__ = ["DuckDBStore"]
 
@@ -45,6 +48,28 @@ _CODES = (
     "JOIN event_names n ON n.name = b.event JOIN persons p ON p.person_id = {person}",
     "n.code AS event_code, p.person_key AS person_key",
 )
+
+
+_SELECTED = ", ".join(
+    "b." + c if c != "person_id" else f"{_RESOLVED} AS person_id" for c in EVENT_COLUMNS
+)
+# A batch repeating an id keeps its earliest received row. A window over string ids costs more
+# than the rest of the insert, so it runs only when the id hashes say an id repeats.
+_FIRST_OF_EACH_ID = (
+    "(SELECT * FROM _batch "
+    "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1)"
+)
+_NOT_STORED = "NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)"
+# One row per new event_id of ``{rows}``, its person resolved through identity merges, its codes
+# from the dictionaries; ``{guard}`` says which ids are stored already.
+_INSERT_SQL = f"""
+INSERT INTO events ({_ALL_COLS})
+SELECT {_SELECTED}, {_CODES[1]}
+FROM {{rows}} b
+{_IDENTITY_JOIN}
+{_CODES[0].format(person=_RESOLVED)}
+WHERE {{guard}}
+"""
 
 
 def _add_names(con: duckdb.DuckDBPyConnection, batch: str, person: str, join: str = "") -> None:
@@ -80,6 +105,9 @@ class DuckDBStore(Store, EventCodes):
             ) from exc
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._ids = IdFilter()
+        # Times without an offset are UTC everywhere in the store, whatever the machine's zone.
+        self._con.execute("SET TimeZone = 'UTC'")
         self._migrate()
 
     def _migrate(self) -> None:
@@ -146,46 +174,53 @@ class DuckDBStore(Store, EventCodes):
             return InsertResult(0, 0)
         return self._insert(events_to_arrow(events), self.dedupe_window)
 
+    def insert_json(self, arrays: Sequence[bytes]) -> InsertResult:
+        """JSON arrays of events (the spool's form) parsed by DuckDB into rows, then inserted
+        like :meth:`insert_events`; see :mod:`microfunnel.store.jsonrows`."""
+        if not arrays:
+            return InsertResult(0, 0)
+        source = pa.table({"j": pa.array(arrays, pa.binary()).cast(pa.string())})
+        with self._write_lock:
+            con = self._con
+            con.register("_json", source)
+            try:
+                rows = con.sql(ROWS_SQL).to_arrow_table()
+            except duckdb.Error as exc:
+                raise StoreError(f"DuckDB could not read spooled events: {exc}") from exc
+            finally:
+                con.unregister("_json")
+        return self._insert(rows, self.dedupe_window)
+
     def insert_arrow(self, table: pa.Table) -> InsertResult:
         return self._insert(table, None)
 
     def _insert(self, batch: pa.Table, window: timedelta | None) -> InsertResult:
+        """Insert the rows of ``batch`` whose event_id is not stored yet.
+
+        With a ``window``, ids are looked up in the in-memory :class:`IdFilter` and only its
+        "maybe" answers (retries, and the rare hash collision) are checked in the table, among
+        events received within ``window`` before the batch; without one the whole table is
+        checked (bulk import, quarantine replay). Every insert feeds the filter.
+        """
         total = batch.num_rows
         if total == 0:
             return InsertResult(0, 0)
-        recent = ""
-        params: list[Any] = []
-        if window is not None:
-            # Retries arrive within the window of the batch they repeat.
-            recent = "AND e.received_at >= (SELECT min(received_at) FROM _batch) - ?"
-            params.append(window)
         with self._write_lock:
             con = self._con
             con.register("_batch", batch)
             try:
                 con.execute("BEGIN")
-                _add_names(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
-                con.execute(
-                    f"""
-                    INSERT INTO events ({_ALL_COLS})
-                    SELECT {
-                        ", ".join(
-                            "b." + c if c != "person_id" else f"{_RESOLVED} AS person_id"
-                            for c in EVENT_COLUMNS
-                        )
-                    }, {_CODES[1]}
-                    FROM (
-                        SELECT * FROM _batch
-                        QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1
-                    ) b
-                    {_IDENTITY_JOIN}
-                    {_CODES[0].format(person=_RESOLVED)}
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM events e WHERE e.event_id = b.event_id {recent}
+                hashes, first, last = self._batch_hashes(con)
+                if window is None or first is None:  # (rows without a receipt time: tests)
+                    guard, params = _NOT_STORED, list[Any]()
+                else:
+                    guard, params = self._recent_guard(
+                        con, batch.column("event_id"), hashes, first - window
                     )
-                    """,
-                    params,
-                )
+                _add_names(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
+                repeats = len(np.unique(hashes)) < len(hashes)
+                rows = _FIRST_OF_EACH_ID if repeats else "_batch"
+                con.execute(_INSERT_SQL.format(rows=rows, guard=guard), params)
                 inserted = con.fetchone()
                 con.execute("COMMIT")
             except duckdb.Error as exc:
@@ -194,8 +229,65 @@ class DuckDBStore(Store, EventCodes):
                 raise StoreError(f"insert into DuckDB failed: {exc}") from exc
             finally:
                 con.unregister("_batch")
+            if self._ids.loaded and last is not None:
+                self._ids.add(hashes, last)
+                if self.dedupe_window is not None:
+                    self._ids.expire(last - self.dedupe_window)
         count = int(inserted[0]) if inserted else 0
         return InsertResult(count, total - count)
+
+    @staticmethod
+    def _batch_hashes(
+        con: duckdb.DuckDBPyConnection,
+    ) -> tuple[Any, datetime | None, datetime | None]:
+        """The batch's id hashes and its first and last receipt times."""
+        table = con.sql(
+            "SELECT hash(event_id) AS h, min(received_at) OVER () AS lo, "
+            "max(received_at) OVER () AS hi FROM _batch"
+        ).to_arrow_table()
+        hashes = table.column("h").to_numpy()
+        return hashes, table.column("lo")[0].as_py(), table.column("hi")[0].as_py()
+
+    def _recent_guard(
+        self, con: duckdb.DuckDBPyConnection, event_ids: Any, hashes: Any, since: datetime
+    ) -> tuple[str, list[Any]]:
+        """The insert's dedupe condition for ids received since ``since``: the stored ids
+        among the filter's "maybe" answers, plus a table check of any span before the
+        filter's coverage."""
+        ids = self._ids
+        if not ids.loaded:
+            self._load_ids(con, since)
+        stored: list[str] = []
+        maybe = ids.contains(hashes)
+        if maybe.any():
+            candidates = event_ids.filter(pa.array(maybe)).to_pylist()
+            stored = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT event_id FROM events "
+                    "WHERE list_contains(?, event_id) AND received_at >= ?",
+                    [candidates, since],
+                ).fetchall()
+            ]
+        guard, params = "NOT list_contains(?, b.event_id)", list[Any]([stored])
+        assert ids.covered_from is not None
+        if ids.covered_from > since:  # the filter dropped older ids: the table answers for them
+            guard += (
+                " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id "
+                "AND e.received_at >= ? AND e.received_at < ?)"
+            )
+            params += [since, ids.covered_from]
+        return guard, params
+
+    def _load_ids(self, con: duckdb.DuckDBPyConnection, since: datetime) -> None:
+        """Fill the filter with the ids received since ``since`` (once per open store)."""
+        table = con.sql(
+            "SELECT hash(event_id) AS h, max(received_at) OVER () AS hi FROM events "
+            "WHERE received_at >= ?",
+            params=[since],
+        ).to_arrow_table()
+        newest = table.column("hi")[0].as_py() if table.num_rows else None
+        self._ids.load(table.column("h").to_numpy(), newest, since)
 
     def bulk_load(self, table: pa.Table) -> int:
         """Append rows in the ``events`` layout as they are: no dedupe, no identity lookup,
