@@ -39,7 +39,8 @@ class Settings:
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 10_000
     spool_group_ms: float = 2.0
-    writer_batch_events: int = 20_000
+    writer_batch_events: int = 250_000
+    ingest_workers: int = -1
     session_timeout_minutes: int = 30
     scrub_pii: bool = True
     truncate_ip: bool = True
@@ -59,6 +60,8 @@ SETTINGS: dict[str, str] = {
     "max_batch_events": "Most events accepted in one request (413 above).",
     "spool_group_ms": "How long the spool waits to group appends into one fsync, in milliseconds.",
     "writer_batch_events": "Most events the writer moves from the spool into the store at once.",
+    "ingest_workers": "Processes that decode, scrub and validate incoming batches beside the "
+    "server: -1 picks one on a machine of two cores or more, 0 does it in the server itself.",
     "session_timeout_minutes": "Inactivity that closes a derived session.",
     "scrub_pii": "Remove e-mail addresses, phone and card numbers from properties and URLs.",
     "truncate_ip": "Keep only the network part of IP addresses (/24 for IPv4, /48 for IPv6).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,14 +17,25 @@ from microfunnel.events.sessions import Sessionizer
 from microfunnel.ingest.pipeline import Ingestor
 from microfunnel.ingest.quarantine import ReplayResult, replay_quarantine
 from microfunnel.ingest.spool import Spool
+from microfunnel.ingest.workers import Workers
 from microfunnel.ingest.writer import Writer
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "make_privacy", "make_sessionizer"]
 
 log = logging.getLogger("microfunnel")
 
 
-def _sessionizer(project: Project) -> Callable[[list[Event]], None]:
+def make_privacy(project: Project) -> PrivacySettings:
+    settings = project.settings
+    return PrivacySettings(
+        scrub_pii=settings.scrub_pii,
+        truncate_ip=settings.truncate_ip,
+        hash_user_ids=settings.hash_user_ids,
+        salt=settings.salt or None,
+    )
+
+
+def make_sessionizer(project: Project) -> Callable[[list[Event]], None]:
     """Derived sessions for events without one (30 minutes of inactivity by default)."""
     sessions = Sessionizer(timedelta(minutes=project.settings.session_timeout_minutes))
     lock = threading.Lock()
@@ -45,12 +57,7 @@ class Runtime:
         settings = self.project.settings
         self.store = self.project.open_store()
         self.plan = TrackingPlan.load(self.project.plan_path)
-        self.privacy = PrivacySettings(
-            scrub_pii=settings.scrub_pii,
-            truncate_ip=settings.truncate_ip,
-            hash_user_ids=settings.hash_user_ids,
-            salt=settings.salt or None,
-        )
+        self.privacy = make_privacy(self.project)
         self.spool = Spool(self.project.spool_path, group_ms=settings.spool_group_ms)
         self.writer = Writer(self.store, self.spool, batch_events=settings.writer_batch_events)
         recovered = self.writer.recover()
@@ -61,9 +68,20 @@ class Runtime:
         self.spool.on_durable = self.writer.submit
         self.writer.start()
         self.ingestor = Ingestor(
-            self.plan, self.privacy, self.spool, sessionize=_sessionizer(self.project)
+            self.plan, self.privacy, self.spool, sessionize=make_sessionizer(self.project)
         )
         self._admin = threading.Lock()
+        self.workers: Workers | None = None
+
+    def start_workers(self) -> int:
+        """Start the preparation workers the settings ask for (see ``ingest_workers``)."""
+        count = self.project.settings.ingest_workers
+        if count < 0:
+            count = 1 if (os.cpu_count() or 1) >= 2 else 0
+        if count and self.workers is None:
+            self.workers = Workers(self.project.path, count)
+            self.workers.start()
+        return count
 
     @property
     def name(self) -> str:
@@ -94,6 +112,8 @@ class Runtime:
             return removed
 
     def close(self) -> None:
+        if self.workers is not None:
+            self.workers.close()
         self.spool.close()
         self.writer.drain(timeout=60)
         self.writer.stop()

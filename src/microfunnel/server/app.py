@@ -101,6 +101,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtimes = [p if isinstance(p, Runtime) else Runtime(p) for p in projects]
+        for runtime in runtimes:
+            runtime.start_workers()
         app.state.hub = Hub(runtimes, local_ok=local_ok)
         app.state.limits = RateLimits()
         try:

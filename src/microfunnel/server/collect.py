@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +15,8 @@ from microfunnel.errors import AuthError, PayloadTooLarge
 from microfunnel.events.formats import native
 from microfunnel.events.formats.common import DecodedBatch, decompress
 from microfunnel.events.model import utcnow
+from microfunnel.ingest.records import decode_batch
+from microfunnel.ingest.workers import PrepareReply, decoder_name, fill_request_context
 from microfunnel.server.runtime import Hub, Runtime
 
 __all__ = ["collect", "header_key", "read_body", "router"]
@@ -22,10 +24,6 @@ __all__ = ["collect", "header_key", "read_body", "router"]
 router = APIRouter()
 
 Decoder = Callable[..., DecodedBatch]
-
-# An event time this far after receipt is a broken client clock (with no ``sent_at`` to correct
-# it): the event is kept at its receipt time, with the time as sent in context.
-FUTURE_LIMIT = timedelta(days=1)
 
 # Batches up to this size are run through the pipeline on the event loop (about a millisecond
 # for 100 events); larger ones in a worker thread, so they do not hold up other requests.
@@ -99,19 +97,41 @@ async def collect(
     query: Mapping[str, str] | None = None,
     body: bytes | None = None,
 ) -> dict[str, Any]:
-    """Run one ingestion request through ``decoder`` and the project's pipeline."""
+    """Run one ingestion request through ``decoder`` and the project's pipeline (in one of the
+    project's preparation workers when it has them)."""
     hub: Hub = request.app.state.hub
     received: datetime = utcnow()
     key = key or header_key(request)
     runtime = _admit(request, key) if key else None
     limits = (runtime or hub.runtimes[0]).project.settings
+    encoding = None
     if body is None:
-        raw = await read_body(request, limits.max_body_bytes)
-        body = decompress(raw, request.headers.get("content-encoding"), limit=limits.max_body_bytes)
+        body = await read_body(request, limits.max_body_bytes)
+        encoding = request.headers.get("content-encoding")
+    params = dict(query) if query is not None else dict(request.query_params)
+    ip = request.client.host if request.client else None
+    target = runtime or (hub.runtimes[0] if len(hub.runtimes) == 1 else None)
+    name = decoder_name(decoder)
+    if target is not None and target.workers is not None and name is not None:
+        client = request.client
+        reply = await target.workers.prepare(
+            route=hash((client.host, client.port)) if client else 0,
+            decoder=name,
+            body=body,
+            encoding=encoding,
+            content_type=request.headers.get("content-type"),
+            query=params,
+            received=received,
+            ip=ip,
+        )
+        if runtime is None:  # the key was in the body: it must open the project prepared for
+            runtime = _admit(request, reply.key)
+        return await _spool_prepared(runtime, reply)
+    body = decompress(body, encoding, limit=limits.max_body_bytes)
     decoded = decoder(
         body,
         content_type=request.headers.get("content-type"),
-        query=query if query is not None else dict(request.query_params),
+        query=params,
         received_at=received,
     )
     if runtime is None:
@@ -123,23 +143,24 @@ async def collect(
             f"{runtime.project.settings.max_batch_events}: split it into smaller batches",
             field="batch",
         )
-    _fill_request_context(request, decoded, received)
+    fill_request_context(decoded.events, ip, received)
     result = await runtime.ingestor.ingest_async(decoded, inline_events=INLINE_EVENTS)
     return result.to_json()
 
 
-def _fill_request_context(request: Request, decoded: DecodedBatch, received: datetime) -> None:
-    """Where a client sent no IP, take the request's (before privacy truncates); clamp times
-    more than ``FUTURE_LIMIT`` after receipt to the receipt time, keeping the time as sent."""
-    ip = request.client.host if request.client else None
-    latest = received + FUTURE_LIMIT
-    for event in decoded.events:
-        ctx = event.context
-        if "ip" not in ctx and ip:
-            ctx["ip"] = ip
-        if event.timestamp is not None and event.timestamp > latest:
-            ctx["timestamp_as_sent"] = event.timestamp.isoformat()
-            event.timestamp = received
+async def _spool_prepared(runtime: Runtime, reply: PrepareReply) -> dict[str, Any]:
+    """A worker's prepared record into the spool (durable before the answer); ids this server
+    accepted recently are answered as duplicates (the store skips them too)."""
+    recent = runtime.ingestor.recent
+    seen = sum(1 for event_id in reply.ids if recent.seen(event_id))
+    if reply.payload is not None:
+        await runtime.spool.append_async(reply.payload, carry=decode_batch(reply.payload))
+    recent.add(reply.ids + reply.quarantined)
+    return {
+        "accepted": len(reply.ids) - seen,
+        "quarantined": len(reply.quarantined),
+        "duplicates": reply.duplicates + seen,
+    }
 
 
 async def post_events(request: Request) -> JSONResponse:

@@ -1,0 +1,362 @@
+"""Preparation workers: decoding, privacy, validation and encoding in other processes.
+
+One Python process runs one thread of Python at a time, and the collector's event loop spent
+most of that time preparing events (decode, privacy, plan, sessions, encode), so a server used
+little more than one core. With workers, the event loop reads the request, hands the raw body to
+a worker process and awaits the prepared spool record; it then appends that record to the spool
+(fsync'd before the answer, as ever) and answers. The worker keeps the project's plan (re-read
+when the file changes), privacy settings and sessionizer.
+
+Requests go to a worker chosen by the client's connection, so one client's batches meet one
+sessionizer (sessions derived from inactivity need every event of a person in one place; with
+more than one worker, a person whose events arrive over several connections at once may see
+derived sessions split). Each worker has one socket pair; frames are ``u32 length + msgpack``.
+
+A worker that dies fails its pending requests with 503 and Retry-After (nothing is answered 200
+that is not in the spool) and is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import multiprocessing
+import socket
+import struct
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from microfunnel.errors import MicrofunnelError, PayloadTooLarge, Unavailable
+
+__all__ = ["PrepareReply", "PrepareRequest", "Workers", "decoder_name", "fill_request_context"]
+
+log = logging.getLogger("microfunnel.workers")
+
+_FRAME = struct.Struct("<I")
+# An event time this far after receipt is a broken client clock (with no ``sent_at`` to correct
+# it): the event is kept at its receipt time, with the time as sent in context.
+FUTURE_LIMIT = timedelta(days=1)
+_REPLY_TIMEOUT = 30.0
+_PLAN_CHECK_SECONDS = 1.0
+_TOO_DEEP = "the body nests arrays or objects too deeply to decode: flatten the payload"
+_UNEXPECTED = "unexpected server error; it has been logged"
+
+
+class PrepareRequest(msgspec.Struct, array_like=True):
+    id: int
+    decoder: str  # "module:function" of a wire-format decoder
+    body: bytes
+    encoding: str | None
+    content_type: str | None
+    query: dict[str, str]
+    received_us: int
+    ip: str | None
+
+
+class PrepareReply(msgspec.Struct, array_like=True):
+    id: int
+    payload: bytes | None = None  # the spool record (None: nothing to spool)
+    ids: list[str] = []  # accepted events, in order
+    quarantined: list[str] = []  # ids of the quarantined items
+    duplicates: int = 0
+    key: str | None = None  # a write key found in the body
+    error: tuple[str, int, str, str | None] | None = None  # class, status, message, field
+
+
+def decoder_name(decoder: Callable[..., Any]) -> str | None:
+    """How a worker finds ``decoder`` (None for closures, which only the server can run)."""
+    qualname = getattr(decoder, "__qualname__", "")
+    if "<locals>" in qualname or not getattr(decoder, "__module__", None):
+        return None
+    return f"{decoder.__module__}:{qualname}"
+
+
+def fill_request_context(events: list[Any], ip: str | None, received: datetime) -> None:
+    """Where a client sent no IP, take the request's (before privacy truncates); clamp times
+    more than ``FUTURE_LIMIT`` after receipt to the receipt time, keeping the time as sent."""
+    latest = received + FUTURE_LIMIT
+    for event in events:
+        ctx = event.context
+        if "ip" not in ctx and ip:
+            ctx["ip"] = ip
+        if event.timestamp is not None and event.timestamp > latest:
+            ctx["timestamp_as_sent"] = event.timestamp.isoformat()
+            event.timestamp = received
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(us: int) -> datetime:
+    return _EPOCH + us * _MICROSECOND
+
+
+# --- the worker process -------------------------------------------------------------------------
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = sock.recv(min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _serve(sock: socket.socket, project_path: str) -> None:
+    """The worker's loop: one request at a time until the server closes the socket."""
+    from microfunnel.config import Project
+    from microfunnel.events.formats.common import decompress
+    from microfunnel.events.plan import TrackingPlan
+    from microfunnel.ingest.pipeline import Ingestor, RecentIds
+    from microfunnel.ingest.runtime import make_privacy, make_sessionizer
+
+    project = Project(project_path)
+    settings = project.settings
+    plan_path = project.plan_path
+    plan_stamp = plan_path.stat().st_mtime_ns
+    checked = time.monotonic()
+    # Only repeats inside one request are duplicates here; the server remembers accepted ids.
+    ingestor = Ingestor(
+        TrackingPlan.load(plan_path),
+        make_privacy(project),
+        spool=None,  # type: ignore[arg-type]  # prepare() only: the server spools
+        sessionize=make_sessionizer(project),
+        recent=RecentIds(capacity=0),
+    )
+    decoders: dict[str, Callable[..., Any]] = {}
+    request_decoder = msgspec.msgpack.Decoder(PrepareRequest)
+    encode = msgspec.msgpack.Encoder().encode
+    while True:
+        head = _recv_exact(sock, _FRAME.size)
+        if head is None:
+            return
+        frame = _recv_exact(sock, _FRAME.unpack(head)[0])
+        if frame is None:
+            return
+        request = request_decoder.decode(frame)
+        if time.monotonic() - checked > _PLAN_CHECK_SECONDS:
+            checked = time.monotonic()
+            stamp = plan_path.stat().st_mtime_ns
+            if stamp != plan_stamp:
+                plan_stamp = stamp
+                ingestor.plan = TrackingPlan.load(plan_path)
+        try:
+            decoder = decoders.get(request.decoder)
+            if decoder is None:
+                module, _, name = request.decoder.partition(":")
+                decoder = decoders[request.decoder] = getattr(importlib.import_module(module), name)
+            reply = _prepare(request, decoder, ingestor, settings, decompress)
+        except MicrofunnelError as exc:
+            reply = PrepareReply(
+                request.id, error=(type(exc).__name__, exc.status, exc.message, exc.field)
+            )
+        except RecursionError:  # only hostile input nests this deep (as the server answers it)
+            reply = PrepareReply(request.id, error=("DecodeError", 400, _TOO_DEEP, None))
+        except Exception:
+            log.exception("unexpected error preparing a batch")
+            reply = PrepareReply(request.id, error=("MicrofunnelError", 500, _UNEXPECTED, None))
+        out = encode(reply)
+        sock.sendall(_FRAME.pack(len(out)) + out)
+
+
+def _prepare(
+    request: PrepareRequest,
+    decoder: Callable[..., Any],
+    ingestor: Any,
+    settings: Any,
+    decompress: Callable[..., bytes],
+) -> PrepareReply:
+    received = _from_micros(request.received_us)
+    body = decompress(request.body, request.encoding, limit=settings.max_body_bytes)
+    decoded = decoder(
+        body, content_type=request.content_type, query=request.query, received_at=received
+    )
+    size = len(decoded.events) + len(decoded.rejected)
+    if size > settings.max_batch_events:
+        raise PayloadTooLarge(
+            f"batch of {size} events is over the limit of {settings.max_batch_events}: "
+            "split it into smaller batches",
+            field="batch",
+        )
+    fill_request_context(decoded.events, request.ip, received)
+    work = ingestor.prepare(decoded)
+    batch = work.batch
+    return PrepareReply(
+        request.id,
+        payload=work.payload,
+        ids=[e.event_id for e in batch.events],
+        quarantined=[q.event_id for q in batch.quarantine],
+        duplicates=work.duplicates,
+        key=decoded.key,
+    )
+
+
+def _worker_main(sock: socket.socket, project_path: str) -> None:
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError, ConnectionResetError):
+        _serve(sock, project_path)
+
+
+# --- the server side ----------------------------------------------------------------------------
+
+
+class _Worker:
+    """One worker process and the server's end of its socket pair."""
+
+    def __init__(self, project_path: Path):
+        self.project_path = project_path
+        mine, theirs = socket.socketpair()
+        context = multiprocessing.get_context("spawn")  # the server has threads: never fork
+        self.process = context.Process(
+            target=_worker_main,
+            args=(theirs, str(project_path)),
+            name="microfunnel-prepare",
+            daemon=True,
+        )
+        self.process.start()
+        theirs.close()
+        self.sock = mine
+        self.pending: dict[int, asyncio.Future[PrepareReply]] = {}
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader_task: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        reader, self.writer = await asyncio.open_connection(sock=self.sock)
+        self.reader_task = asyncio.get_running_loop().create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        decoder = msgspec.msgpack.Decoder(PrepareReply)
+        try:
+            while True:
+                head = await reader.readexactly(_FRAME.size)
+                reply = decoder.decode(await reader.readexactly(_FRAME.unpack(head)[0]))
+                future = self.pending.pop(reply.id, None)
+                if future is not None and not future.done():
+                    future.set_result(reply)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            self.fail_pending()
+
+    def fail_pending(self) -> None:
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(
+                    Unavailable("the event preparation worker stopped; retry in a moment")
+                )
+        self.pending.clear()
+
+    @property
+    def alive(self) -> bool:
+        task = self.reader_task
+        return self.process.is_alive() and task is not None and not task.done()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+
+
+class Workers:
+    """``count`` preparation workers for one project, started lazily on the server's loop."""
+
+    def __init__(self, project_path: Path, count: int):
+        self.project_path = project_path
+        self.count = count
+        self._workers: list[_Worker | None] = [None] * count
+        self._next_id = 0
+        self._encode = msgspec.msgpack.Encoder().encode
+
+    def start(self) -> None:
+        """Start every worker process now (each imports for about a second, in parallel)."""
+        for slot in range(self.count):
+            if self._workers[slot] is None:
+                self._workers[slot] = _Worker(self.project_path)
+
+    async def _worker(self, slot: int) -> _Worker:
+        """The worker of ``slot``, connected to this event loop; a dead one is replaced."""
+        worker = self._workers[slot]
+        if worker is not None and worker.reader_task is not None and not worker.alive:
+            log.warning("preparation worker %d stopped; starting a new one", slot)
+            worker.close()
+            worker = None
+        if worker is None:
+            worker = self._workers[slot] = _Worker(self.project_path)
+        async with worker.lock:
+            if worker.reader_task is None:
+                await worker.connect()
+        return worker
+
+    async def prepare(
+        self,
+        *,
+        route: int,
+        decoder: str,
+        body: bytes,
+        encoding: str | None,
+        content_type: str | None,
+        query: dict[str, str],
+        received: datetime,
+        ip: str | None,
+    ) -> PrepareReply:
+        """Prepare one request in the worker ``route`` picks; errors come back raised."""
+        worker = await self._worker(route % self.count)
+        self._next_id += 1
+        request = PrepareRequest(
+            self._next_id, decoder, body, encoding, content_type, query, _micros(received), ip
+        )
+        frame = self._encode(request)
+        future: asyncio.Future[PrepareReply] = asyncio.get_running_loop().create_future()
+        worker.pending[request.id] = future
+        assert worker.writer is not None
+        try:
+            worker.writer.write(_FRAME.pack(len(frame)) + frame)
+            await worker.writer.drain()
+            reply = await asyncio.wait_for(future, _REPLY_TIMEOUT)
+        except (ConnectionError, OSError):
+            worker.pending.pop(request.id, None)
+            raise Unavailable("the event preparation worker is not answering; retry") from None
+        except TimeoutError:
+            worker.pending.pop(request.id, None)
+            raise Unavailable("event preparation took too long; retry in a moment") from None
+        if reply.error is not None:
+            raise _error(reply.error)
+        return reply
+
+    def close(self) -> None:
+        for worker in self._workers:
+            if worker is not None:
+                worker.close()
+        self._workers = [None] * self.count
+
+
+def _error(error: tuple[str, int, str, str | None]) -> MicrofunnelError:
+    """The worker's error as the same class, status, message and field."""
+    import microfunnel.errors as errors
+
+    name, status, message, field = error
+    kind = getattr(errors, name, None)
+    if not (isinstance(kind, type) and issubclass(kind, MicrofunnelError)):
+        kind = MicrofunnelError
+    return kind(message, field=field, status=status)
