@@ -2,9 +2,10 @@
 
 It answers what the level chain (``microfunnel.query.funnel``) answers when only counts are
 asked of an ordered funnel with one window, no hold and no per-step windows, per person, on a
-store with integer codes. The chain sorts the rows it carries once per level, and hashing every
-person in the engine costs as much again; here the engine only scans the funnel's step rows (no
-join, no sort, no aggregate) and numpy does the rest, never looping over events in Python:
+store with integer codes. The chain sorts the rows it carries once per level, and finding in the
+engine who has a second step (a join, then an aggregate per person for the others) costs as much
+again; here the engine only scans the funnel's step rows (no join, no sort, no aggregate) and
+numpy does the rest, never looping over events in Python:
 
 1. Persons with a step-1 event are flagged (``person_key`` is a dense dictionary code, so
    per-person state is an array indexed by it). Everyone else stops at the first step, in the
