@@ -14,7 +14,8 @@ reported chain, its segment) and share the final aggregation:
 
 On ClickHouse a counts-only question without a breakdown uses ``windowFunnel`` itself. On a
 store with integer codes, a counts-only level-chain question per person with one window and no
-hold goes to the kernel (``microfunnel.query.funnel_kernel``): one sorted read, levels in numpy.
+hold goes to the kernel (``microfunnel.query.funnel_kernel``): a plain read of the step rows, the
+rest in numpy.
 """
 
 from __future__ import annotations
