@@ -55,42 +55,45 @@ class Sessionizer:
     def __init__(self, timeout: timedelta = SESSION_TIMEOUT, max_people: int = 200_000):
         if timeout <= timedelta(0) or max_people < 1:
             raise InputError("Sessionizer needs a positive timeout and max_people >= 1.")
-        self.timeout_us = timeout // _MICROSECOND
+        self.timeout = timeout
         self.max_people = max_people
-        # person -> (session start, last seen, session id), least recently used first
-        self._open: OrderedDict[str, tuple[int, int, str]] = OrderedDict()
+        # person -> (session start, last seen, session id), least recently used first; times
+        # are aware datetimes, compared as they are (turning each into microseconds costs more
+        # than the rest of an event's session work)
+        self._open: OrderedDict[str, tuple[datetime, datetime, str]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._open)
 
     def session_for(self, person: str, timestamp: datetime) -> str:
-        return self._session_for(person, _micros(timestamp))
-
-    def _session_for(self, person: str, at: int) -> str:
-        state = self._open.get(person)
+        """The session id of ``person``'s event at ``timestamp`` (naive times are UTC)."""
+        at = timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp
+        opened = self._open
+        state = opened.get(person)
         if state is not None:
             start, last, sid = state
             if at >= last:
-                if at - last < self.timeout_us:
-                    self._open[person] = (start, at, sid)
-                    self._open.move_to_end(person)
+                if at - last < self.timeout:
+                    opened[person] = (start, at, sid)
+                    opened.move_to_end(person)
                     return sid
-            elif at > start - self.timeout_us:
+            elif start - at < self.timeout:
                 return sid  # late, but within the open session
             else:
-                return _session_id(person, at)
-        sid = _session_id(person, at)
-        self._open[person] = (at, at, sid)
-        self._open.move_to_end(person)
-        if len(self._open) > self.max_people:
-            self._open.popitem(last=False)
+                return _session_id(person, _micros(at))
+        sid = _session_id(person, _micros(at))
+        opened[person] = (at, at, sid)
+        opened.move_to_end(person)
+        if len(opened) > self.max_people:
+            opened.popitem(last=False)
         return sid
 
     def assign(self, event: Event) -> Event:
         """Fill ``event.session_id`` when the client sent none and the event has a person."""
         person = event.anonymous_id or event.user_id
-        if event.session_id is None and person and event.timestamp is not None:
-            event.session_id = self.session_for(person, event.timestamp)
+        timestamp = event.timestamp
+        if event.session_id is None and person and timestamp is not None:
+            event.session_id = self.session_for(person, timestamp)
         return event
 
 
@@ -113,5 +116,5 @@ def assign_sessions(
                 field="rows",
             )
         last_seen[person] = at
-        out.append(sessions._session_for(person, at))
+        out.append(sessions.session_for(person, timestamp))
     return out

@@ -22,7 +22,7 @@ import zstandard
 
 from microfunnel.errors import DecodeError, PayloadTooLarge
 from microfunnel.events.formats.context import device_from_user_agent, url_context
-from microfunnel.events.model import Event, correct_skew
+from microfunnel.events.model import Event, as_utc, skew_corrected
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -276,6 +276,11 @@ def _malformed(body: bytes, text: str) -> str:
 
 def finish(event: Event, source: str, sent_at: datetime | None, received_at: datetime) -> Event:
     """Stamp server-side fields, fill context from the page URL and user agent, correct skew."""
+    return _finish(event, source, sent_at, as_utc(received_at))
+
+
+def _finish(event: Event, source: str, sent_at: datetime | None, received: datetime) -> Event:
+    """``finish`` with the receive time already in UTC (a Collector converts it once)."""
     event.plan_version = None
     if sent_at is not None and event.sent_at is None:
         event.sent_at = sent_at
@@ -289,7 +294,10 @@ def finish(event: Event, source: str, sent_at: datetime | None, received_at: dat
         user_agent = context.get("user_agent")
         if isinstance(user_agent, str) and user_agent:
             context["device"] = device_from_user_agent(user_agent)
-    return correct_skew(event, received_at)
+    return skew_corrected(event, received)
+
+
+_OUT_OF_RANGE = "`timestamp` is out of range once corrected for clock skew"
 
 
 class Collector:
@@ -301,7 +309,7 @@ class Collector:
     the calendar is rejected, not raised.
     """
 
-    __slots__ = ("_raw", "batch", "body", "list_key", "received_at", "source")
+    __slots__ = ("_events", "_raw", "batch", "body", "list_key", "received_at", "sent_at", "source")
 
     def __init__(
         self,
@@ -314,25 +322,32 @@ class Collector:
         list_key: str = "batch",
     ) -> None:
         self.source = source
-        self.received_at = received_at
+        self.sent_at = sent_at
+        self.received_at = as_utc(received_at)
         self.body = body
         self.list_key = list_key
         self._raw: list[Any] | None = None
         self.batch = DecodedBatch(events=[], rejected=[], key=key, sent_at=sent_at)
+        self._events = self.batch.events
 
     def add(self, index: int | None, item: Any, event: Event | None, reasons: list[str]) -> None:
         """Finish ``event``; or, when it is None, quarantine ``item`` with ``reasons``."""
         if event is not None:
             try:
-                self.batch.events.append(
-                    finish(event, self.source, self.batch.sent_at, self.received_at)
-                )
+                self._events.append(_finish(event, self.source, self.sent_at, self.received_at))
                 return
             except OverflowError:
-                reasons = ["`timestamp` is out of range once corrected for clock skew"]
+                reasons = [_OUT_OF_RANGE]
         if isinstance(item, msgspec.Struct) and index is not None:
             item = self._as_sent(index, item)
         self.batch.rejected.append(Rejected(item=item, reasons=reasons, index=index))
+
+    def add_event(self, index: int, event: Event) -> None:
+        """``add(index, None, event, [])``, the fast paths' call, without building its list."""
+        try:
+            self._events.append(_finish(event, self.source, self.sent_at, self.received_at))
+        except OverflowError:
+            self.add(index, None, None, [_OUT_OF_RANGE])
 
     def _as_sent(self, index: int, item: msgspec.Struct) -> Any:
         if self._raw is None:

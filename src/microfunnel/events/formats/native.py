@@ -77,7 +77,7 @@ def decode(
     )
     for index, event in enumerate(fast.batch):
         if event.event:
-            out.add(index, None, event, [])
+            out.add_event(index, event)
         else:
             out.add(index, event, None, [_EMPTY_NAME])
     return out.batch
