@@ -247,6 +247,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants that are alive, from /proc."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            todo.extend(int(child) for child in task.read_text().split())
+    return out
+
+
 class Server:
     """``microfunnel serve`` for one project on 127.0.0.1, in its own process."""
 
@@ -266,7 +277,8 @@ class Server:
         raise SystemExit("server did not start")
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.proc.pid)
+        """The server's CPU time with its preparation workers' (its child processes)."""
+        return sum(cpu_seconds(pid) for pid in _tree(self.proc.pid))
 
     def stop(self) -> None:
         """SIGTERM: uvicorn stops, the spool is closed and the writer drains into the store."""

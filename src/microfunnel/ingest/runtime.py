@@ -74,13 +74,13 @@ class Runtime:
         self.workers: Workers | None = None
 
     def start_workers(self) -> int:
-        """Start the preparation workers the settings ask for (see ``ingest_workers``)."""
+        """Use the preparation workers the settings ask for (``ingest_workers``); each starts
+        with the first batch it is given."""
         count = self.project.settings.ingest_workers
         if count < 0:
             count = 1 if (os.cpu_count() or 1) >= 2 else 0
         if count and self.workers is None:
             self.workers = Workers(self.project.path, count)
-            self.workers.start()
         return count
 
     @property

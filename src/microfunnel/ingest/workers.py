@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import multiprocessing
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -206,7 +207,10 @@ def _prepare(
     )
 
 
-def _worker_main(sock: socket.socket, project_path: str) -> None:
+def main(argv: list[str] | None = None) -> None:
+    """``python -m microfunnel.ingest.workers FD PROJECT``: serve the socket inherited as FD."""
+    fd, project_path = (argv if argv is not None else sys.argv[1:])[:2]
+    sock = socket.socket(fileno=int(fd))
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError, ConnectionResetError):
         _serve(sock, project_path)
 
@@ -215,19 +219,26 @@ def _worker_main(sock: socket.socket, project_path: str) -> None:
 
 
 class _Worker:
-    """One worker process and the server's end of its socket pair."""
+    """One worker process and the server's end of its socket pair.
+
+    The process is a fresh interpreter (not a fork of a server that runs threads) that imports
+    only what preparing needs, so it starts in well under a second.
+    """
 
     def __init__(self, project_path: Path):
         self.project_path = project_path
         mine, theirs = socket.socketpair()
-        context = multiprocessing.get_context("spawn")  # the server has threads: never fork
-        self.process = context.Process(
-            target=_worker_main,
-            args=(theirs, str(project_path)),
-            name="microfunnel-prepare",
-            daemon=True,
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "microfunnel.ingest.workers",
+                str(theirs.fileno()),
+                str(project_path),
+            ],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
         )
-        self.process.start()
         theirs.close()
         self.sock = mine
         self.pending: dict[int, asyncio.Future[PrepareReply]] = {}
@@ -264,7 +275,7 @@ class _Worker:
     @property
     def alive(self) -> bool:
         task = self.reader_task
-        return self.process.is_alive() and task is not None and not task.done()
+        return self.process.poll() is None and task is not None and not task.done()
 
     def close(self) -> None:
         if self.writer is not None:
@@ -272,14 +283,16 @@ class _Worker:
                 self.writer.close()
         with contextlib.suppress(OSError):
             self.sock.close()
-        self.process.join(timeout=5)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout=5)  # it ends when its socket closes
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(timeout=5)
+            self.process.wait(timeout=5)
 
 
 class Workers:
-    """``count`` preparation workers for one project, started lazily on the server's loop."""
+    """``count`` preparation workers for one project, each started by the first request it
+    gets (a server that is only read from starts none)."""
 
     def __init__(self, project_path: Path, count: int):
         self.project_path = project_path
@@ -287,12 +300,6 @@ class Workers:
         self._workers: list[_Worker | None] = [None] * count
         self._next_id = 0
         self._encode = msgspec.msgpack.Encoder().encode
-
-    def start(self) -> None:
-        """Start every worker process now (each imports for about a second, in parallel)."""
-        for slot in range(self.count):
-            if self._workers[slot] is None:
-                self._workers[slot] = _Worker(self.project_path)
 
     async def _worker(self, slot: int) -> _Worker:
         """The worker of ``slot``, connected to this event loop; a dead one is replaced."""
@@ -360,3 +367,7 @@ def _error(error: tuple[str, int, str, str | None]) -> MicrofunnelError:
     if not (isinstance(kind, type) and issubclass(kind, MicrofunnelError)):
         kind = MicrofunnelError
     return kind(message, field=field, status=status)
+
+
+if __name__ == "__main__":
+    main()

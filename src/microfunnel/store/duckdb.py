@@ -175,8 +175,9 @@ class DuckDBStore(Store, EventCodes):
         return self._insert(events_to_arrow(events), self.dedupe_window)
 
     def insert_json(self, arrays: Sequence[bytes]) -> InsertResult:
-        """JSON arrays of events (the spool's form) parsed by DuckDB into rows, then inserted
-        like :meth:`insert_events`; see :mod:`microfunnel.store.jsonrows`."""
+        """JSON arrays of events (the spool's form) parsed by DuckDB straight into a temporary
+        table, then inserted like :meth:`insert_events`; see :mod:`microfunnel.store.jsonrows`.
+        No Python object per event, and no Arrow copy of the rows."""
         if not arrays:
             return InsertResult(0, 0)
         source = pa.table({"j": pa.array(arrays, pa.binary()).cast(pa.string())})
@@ -184,57 +185,63 @@ class DuckDBStore(Store, EventCodes):
             con = self._con
             con.register("_json", source)
             try:
-                rows = con.sql(ROWS_SQL).to_arrow_table()
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {ROWS_SQL}")
             except duckdb.Error as exc:
                 raise StoreError(f"DuckDB could not read spooled events: {exc}") from exc
             finally:
                 con.unregister("_json")
-        return self._insert(rows, self.dedupe_window)
+            try:
+                return self._insert_batch(con, self.dedupe_window)
+            finally:
+                con.execute("DROP TABLE IF EXISTS _batch")
 
     def insert_arrow(self, table: pa.Table) -> InsertResult:
         return self._insert(table, None)
 
     def _insert(self, batch: pa.Table, window: timedelta | None) -> InsertResult:
-        """Insert the rows of ``batch`` whose event_id is not stored yet.
+        if batch.num_rows == 0:
+            return InsertResult(0, 0)
+        with self._write_lock:
+            con = self._con
+            con.register("_batch", batch)
+            try:
+                return self._insert_batch(con, window)
+            finally:
+                con.unregister("_batch")
+
+    def _insert_batch(
+        self, con: duckdb.DuckDBPyConnection, window: timedelta | None
+    ) -> InsertResult:
+        """Insert the rows of ``_batch`` whose event_id is not stored yet (under the lock).
 
         With a ``window``, ids are looked up in the in-memory :class:`IdFilter` and only its
         "maybe" answers (retries, and the rare hash collision) are checked in the table, among
         events received within ``window`` before the batch; without one the whole table is
         checked (bulk import, quarantine replay). Every insert feeds the filter.
         """
-        total = batch.num_rows
-        if total == 0:
-            return InsertResult(0, 0)
-        with self._write_lock:
-            con = self._con
-            con.register("_batch", batch)
-            try:
-                con.execute("BEGIN")
-                hashes, first, last = self._batch_hashes(con)
-                if window is None or first is None:  # (rows without a receipt time: tests)
-                    guard, params = _NOT_STORED, list[Any]()
-                else:
-                    guard, params = self._recent_guard(
-                        con, batch.column("event_id"), hashes, first - window
-                    )
-                _add_names(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
-                repeats = len(np.unique(hashes)) < len(hashes)
-                rows = _FIRST_OF_EACH_ID if repeats else "_batch"
-                con.execute(_INSERT_SQL.format(rows=rows, guard=guard), params)
-                inserted = con.fetchone()
-                con.execute("COMMIT")
-            except duckdb.Error as exc:
-                with contextlib.suppress(duckdb.Error):  # the failure may have ended it already
-                    con.execute("ROLLBACK")
-                raise StoreError(f"insert into DuckDB failed: {exc}") from exc
-            finally:
-                con.unregister("_batch")
-            if self._ids.loaded and last is not None:
-                self._ids.add(hashes, last)
-                if self.dedupe_window is not None:
-                    self._ids.expire(last - self.dedupe_window)
+        try:
+            con.execute("BEGIN")
+            hashes, first, last = self._batch_hashes(con)
+            if window is None or first is None:  # (rows without a receipt time: tests)
+                guard, params = _NOT_STORED, list[Any]()
+            else:
+                guard, params = self._recent_guard(con, hashes, first - window)
+            _add_names(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
+            repeats = len(np.unique(hashes)) < len(hashes)
+            rows = _FIRST_OF_EACH_ID if repeats else "_batch"
+            con.execute(_INSERT_SQL.format(rows=rows, guard=guard), params)
+            inserted = con.fetchone()
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):  # the failure may have ended it already
+                con.execute("ROLLBACK")
+            raise StoreError(f"insert into DuckDB failed: {exc}") from exc
+        if self._ids.loaded and last is not None:
+            self._ids.add(hashes, last)
+            if self.dedupe_window is not None:
+                self._ids.expire(last - self.dedupe_window)
         count = int(inserted[0]) if inserted else 0
-        return InsertResult(count, total - count)
+        return InsertResult(count, len(hashes) - count)
 
     @staticmethod
     def _batch_hashes(
@@ -249,7 +256,7 @@ class DuckDBStore(Store, EventCodes):
         return hashes, table.column("lo")[0].as_py(), table.column("hi")[0].as_py()
 
     def _recent_guard(
-        self, con: duckdb.DuckDBPyConnection, event_ids: Any, hashes: Any, since: datetime
+        self, con: duckdb.DuckDBPyConnection, hashes: Any, since: datetime
     ) -> tuple[str, list[Any]]:
         """The insert's dedupe condition for ids received since ``since``: the stored ids
         among the filter's "maybe" answers, plus a table check of any span before the
@@ -260,13 +267,13 @@ class DuckDBStore(Store, EventCodes):
         stored: list[str] = []
         maybe = ids.contains(hashes)
         if maybe.any():
-            candidates = event_ids.filter(pa.array(maybe)).to_pylist()
             stored = [
                 r[0]
                 for r in con.execute(
-                    "SELECT DISTINCT event_id FROM events "
-                    "WHERE list_contains(?, event_id) AND received_at >= ?",
-                    [candidates, since],
+                    "SELECT DISTINCT event_id FROM events WHERE received_at >= ? AND event_id IN "
+                    "(SELECT event_id FROM _batch "
+                    "WHERE list_contains(?::UBIGINT[], hash(event_id)))",
+                    [since, hashes[maybe].tolist()],
                 ).fetchall()
             ]
         guard, params = "NOT list_contains(?, b.event_id)", list[Any]([stored])

@@ -25,30 +25,11 @@ _STRUCT = (
 _CONTEXT_KEYS = ("device", "page_path", "utm_source", "utm_medium", "utm_campaign", "source")
 _PROPERTY_KEYS = ("value", "currency", "transaction_id")
 
-
-def _text(x: str) -> str:
-    """``_text`` in SQL, of ``x``: one JSON value (NULL when the key is missing)."""
-    return (
-        f"CASE json_type({x}) WHEN 'VARCHAR' THEN nullif({x} ->> '$', '') "
-        f"WHEN 'NULL' THEN NULL WHEN 'DOUBLE' THEN CAST(CAST({x} AS DOUBLE) AS VARCHAR) "
-        f"ELSE CAST({x} AS VARCHAR) END"
-    )
-
-
-def _number(x: str) -> str:
-    """``_number`` in SQL, of ``x``: one JSON value."""
-    return (
-        f"CASE json_type({x}) WHEN 'DOUBLE' THEN CAST({x} AS DOUBLE) "
-        f"WHEN 'BIGINT' THEN CAST({x} AS DOUBLE) WHEN 'UBIGINT' THEN CAST({x} AS DOUBLE) "
-        f"WHEN 'VARCHAR' THEN CASE WHEN regexp_full_match({x} ->> '$', '{NUMERIC_TEXT}') "
-        f"THEN CAST({x} ->> '$' AS DOUBLE) END END"
-    )
-
-
-def _fields(keys: tuple[str, ...]) -> str:
-    """A json_transform structure picking ``keys`` as JSON values (each document is parsed
-    once here, instead of once per lifted column)."""
-    return "{" + ", ".join(f'"{k}": "JSON"' for k in keys) + "}"
+# Each document is parsed once more, picking the lifted keys as text: DuckDB writes strings as
+# they are, numbers as Python's repr would, booleans as true/false and lists or objects as JSON,
+# which are ``_text``'s rules. ``is_bot`` stays JSON, to tell ``true`` from ``"true"``.
+_CONTEXT_PICK = "{" + ", ".join(f'"{k}": "VARCHAR"' for k in _CONTEXT_KEYS) + ', "is_bot": "JSON"}'
+_PROPERTY_PICK = "{" + ", ".join(f'"{k}": "VARCHAR"' for k in _PROPERTY_KEYS) + "}"
 
 
 def _utc(column: str) -> str:
@@ -67,13 +48,14 @@ _COLUMNS = {
     "received_at": _utc("received_at"),
     "properties": "CAST(props AS VARCHAR)",
     "context": "CAST(ctx AS VARCHAR)",
-    **{key: _text(f"c.{key}") for key in _CONTEXT_KEYS[:5]},
-    "value": _number("p.value"),
-    "currency": _text("p.currency"),
-    "transaction_id": _text("p.transaction_id"),
-    "source": _text("c.source"),
-    "is_bot": "coalesce(json_type(c.is_bot) = 'BOOLEAN' AND CAST(c.is_bot AS VARCHAR) = 'true', "
-    "false)",
+    **{key: f"nullif(c.{key}, '')" for key in _CONTEXT_KEYS[:5]},
+    # ``_number``: JSON numbers, and strings that are plain decimal numbers
+    "value": f"CASE WHEN regexp_full_match(p.value, '{NUMERIC_TEXT}') "
+    "THEN CAST(p.value AS DOUBLE) END",
+    "currency": "nullif(p.currency, '')",
+    "transaction_id": "nullif(p.transaction_id, '')",
+    "source": "nullif(c.source, '')",
+    "is_bot": "coalesce(CAST(c.is_bot AS VARCHAR) = 'true', false)",
     "plan_version": "e.plan_version",
 }
 
@@ -82,8 +64,8 @@ ROWS_SQL = (
     "SELECT "
     + ", ".join(f"{expr} AS {name}" for name, expr in _COLUMNS.items())
     + " FROM (SELECT e, props, ctx, "
-    + f"json_transform(ctx, '{_fields((*_CONTEXT_KEYS, 'is_bot'))}') AS c, "
-    + f"json_transform(props, '{_fields(_PROPERTY_KEYS)}') AS p FROM ("
+    + f"json_transform(ctx, '{_CONTEXT_PICK}') AS c, "
+    + f"json_transform(props, '{_PROPERTY_PICK}') AS p FROM ("
     + "SELECT e, coalesce(e.properties, '{}') AS props, coalesce(e.context, '{}') AS ctx FROM ("
     + f"SELECT unnest(from_json(j, '{_STRUCT}')) AS e FROM _json)))"
 )
