@@ -153,13 +153,14 @@ async def _spool_prepared(runtime: Runtime, reply: PrepareReply) -> dict[str, An
     accepted recently are answered as duplicates (the store skips them too)."""
     recent = runtime.ingestor.recent
     seen = sum(1 for event_id in reply.ids if recent.seen(event_id))
+    seen_quarantined = sum(1 for event_id in reply.quarantined if recent.seen(event_id))
     if reply.payload is not None:
         await runtime.spool.append_async(reply.payload, carry=decode_batch(reply.payload))
     recent.add(reply.ids + reply.quarantined)
     return {
         "accepted": len(reply.ids) - seen,
-        "quarantined": len(reply.quarantined),
-        "duplicates": reply.duplicates + seen,
+        "quarantined": len(reply.quarantined) - seen_quarantined,
+        "duplicates": reply.duplicates + seen + seen_quarantined,
     }
 
 
