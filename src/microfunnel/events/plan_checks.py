@@ -40,6 +40,9 @@ class _Param(NamedTuple):
     skip: frozenset[type]
     check: Check
     ok: Ok  # True exactly when ``check`` would find no problem, building no strings
+    # An object parameter with a schema: ``ok`` for a dict, without the type test (an array of
+    # such objects calls it directly for each entry).
+    dict_ok: Ok | None = None
 
 
 class _Compiler:
@@ -108,9 +111,9 @@ class _Compiler:
         # A value of exactly these types with no constraint to test passes without a call.
         skip = frozenset() if constraints else exact
         generic = _all_ok(exact, type_ok, tuple(ok for _, ok in compiled))
-        item_ok = items.ok if items is not None else None
         schema_ok = schema.ok if schema is not None else None
-        return _Param(skip, check, fast_ok(names, spec, generic, item_ok, schema_ok))
+        entries = (items.ok, items.dict_ok) if items is not None else None
+        return _Param(skip, check, fast_ok(names, spec, generic, entries, schema_ok), schema_ok)
 
     def constraints(
         self, spec: Mapping[str, Any], where: _Where, types: list[str]

@@ -43,13 +43,14 @@ def fast_ok(
     names: list[str],
     spec: Mapping[str, Any],
     generic: Ok,
-    items: Ok | None = None,
+    items: tuple[Ok, Ok | None] | None = None,
     schema: Ok | None = None,
 ) -> Ok:
     """The predicate for one parameter: ``generic``'s answer, with its common case fused.
 
-    ``spec`` is the parameter spec the compiler has already checked; ``items`` is the fast
-    predicate of an array's entries and ``schema`` that of an object's properties.
+    ``spec`` is the parameter spec the compiler has already checked; ``items`` holds the fast
+    predicate of an array's entries and, when they are objects with a schema, that schema's
+    predicate for a dict entry; ``schema`` is the predicate of an object's properties.
     """
     if len(names) != 1:
         return generic
@@ -81,28 +82,50 @@ def _size(spec: Mapping[str, Any], key: str) -> float:
 def _string(spec: Mapping[str, Any], choices: frozenset[Any] | None, generic: Ok) -> Ok:
     shortest, longest = _size(spec, "min_length"), _size(spec, "max_length")
     pattern = re.compile(str(spec["pattern"])).fullmatch if "pattern" in spec else None
-    if choices is None and pattern is None and longest == math.inf:
-        if shortest == 0:
+    if choices is None and longest == math.inf:
+        if pattern is None and shortest == 0:
             return lambda value: type(value) is str or generic(value)
-        if shortest == 1:
+        if pattern is None and shortest == 1:
             return lambda value: (value != "") if type(value) is str else generic(value)
-    matched: set[str] = set()
+        if shortest == 0 and pattern is not None:
+            return _matching(pattern, generic)
+    matched, learn = _remembering(pattern)
 
     def ok(value: Any) -> bool:
         if type(value) is not str:
             return generic(value)
         if not shortest <= len(value) <= longest or (choices is not None and value not in choices):
             return False
-        if pattern is None or value in matched:
-            return True
-        if pattern(value) is None:
+        return pattern is None or value in matched or learn(value)
+
+    return ok
+
+
+def _matching(pattern: Callable[[str], Any], generic: Ok) -> Ok:
+    """A string with only a pattern (a currency code): mostly one set lookup."""
+    matched, learn = _remembering(pattern)
+
+    def ok(value: Any) -> bool:
+        if type(value) is str:
+            return value in matched or learn(value)
+        return generic(value)
+
+    return ok
+
+
+def _remembering(pattern: Callable[[str], Any] | None) -> tuple[set[str], Callable[[str], bool]]:
+    """The strings ``pattern`` matched so far, and the test that adds to them."""
+    matched: set[str] = set()
+
+    def learn(value: str) -> bool:
+        if pattern is None or pattern(value) is None:
             return False
         if len(matched) >= _MATCHED_MAX:
             matched.clear()
         matched.add(value)
         return True
 
-    return ok
+    return matched, learn
 
 
 def _number(
@@ -135,15 +158,21 @@ def _boolean(choices: frozenset[Any] | None, generic: Ok) -> Ok:
     return lambda value: value in choices if type(value) is bool else generic(value)
 
 
-def _array(shortest: float, longest: float, items: Ok | None, generic: Ok) -> Ok:
+def _array(shortest: float, longest: float, items: tuple[Ok, Ok | None] | None, generic: Ok) -> Ok:
+    entry_ok, dict_ok = items if items is not None else (None, None)
+
     def ok(value: Any) -> bool:
         if type(value) is not list:
             return generic(value)
         if not shortest <= len(value) <= longest:
             return False
-        if items is not None:
+        if dict_ok is not None and entry_ok is not None:
             for entry in value:
-                if not items(entry):
+                if not (dict_ok(entry) if type(entry) is dict else entry_ok(entry)):
+                    return False
+        elif entry_ok is not None:
+            for entry in value:
+                if not entry_ok(entry):
                     return False
         return True
 
@@ -170,12 +199,13 @@ def object_ok(
     """
 
     def ok(obj: Mapping[str, Any]) -> bool:
+        get = obj.get
         for name in required:
-            if obj.get(name) is None:
+            if get(name) is None:
                 return False
-        get = oks.get
+        test_for = oks.get
         for name, value in obj.items():
-            test = get(name)
+            test = test_for(name)
             if test is None:
                 if not unknown_ok(name):
                     return False
@@ -183,7 +213,7 @@ def object_ok(
                 return False
         # A loop, not any(...): a generator would cost more than the rest of a small schema.
         for name in require_any:
-            if obj.get(name) is not None:
+            if get(name) is not None:
                 return True
         return not require_any
 

@@ -167,7 +167,9 @@ def _scrub(mapping: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
     for key, item in mapping.items():
         kind = type(item)
         if kind is str:
-            if item in clean or len(item) < 6 or key in skip:
+            # Keys first: their hashes are cached (the decoder shares key strings), while a
+            # long skipped value such as the user agent would be hashed only to be skipped.
+            if key in skip or item in clean or len(item) < 6:
                 continue
             new = _scrub_string(item)
         elif kind is dict:
