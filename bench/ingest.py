@@ -82,9 +82,18 @@ def in_process(folder: Path, *, threads: int, batch: int, seconds: float) -> dic
 
 
 def over_http(
-    folder: Path, *, connections: int, batch: int, seconds: float, port: int, processes: int
+    folder: Path,
+    *,
+    connections: int,
+    batch: int,
+    seconds: float,
+    port: int,
+    processes: int,
+    workers: int,
 ) -> dict[str, object]:
     created = init_project(folder / "http")
+    with open(created.project.path / "microfunnel.toml", "a") as settings:
+        settings.write(f"\ningest_workers = {workers}\n")
     server = Server(created.project.path, port)
     try:
         cpu0 = server.cpu_seconds()
@@ -125,6 +134,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--port", type=int, default=8677)
     parser.add_argument("--generators", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--workers", type=int, default=-1, help="the server's ingest_workers (-1: its default)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -138,12 +150,14 @@ def main() -> None:
             seconds=args.seconds,
             port=args.port,
             processes=args.generators,
+            workers=args.workers,
         )
     report = {
         "batch": args.batch,
         "connections": args.connections,
         "seconds": args.seconds,
         "cpus": os.cpu_count(),
+        "ingest_workers": args.workers,
         "in_process": ceiling,
         "http": http,
     }

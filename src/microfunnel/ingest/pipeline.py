@@ -75,6 +75,12 @@ class RecentIds:
         with self._lock:
             return event_id in self._ids
 
+    def count_seen(self, event_ids: Iterable[str]) -> int:
+        """How many of ``event_ids`` are remembered (one lock for them all)."""
+        with self._lock:
+            ids = self._ids
+            return sum(1 for event_id in event_ids if event_id in ids)
+
     def fresh(self, events: list[Event]) -> tuple[list[Event], int]:
         """The events whose id is neither remembered nor repeated earlier in ``events``, and
         how many were left out (one lock for the whole batch)."""

@@ -152,8 +152,8 @@ async def _spool_prepared(runtime: Runtime, reply: PrepareReply) -> dict[str, An
     """A worker's prepared record into the spool (durable before the answer); ids this server
     accepted recently are answered as duplicates (the store skips them too)."""
     recent = runtime.ingestor.recent
-    seen = sum(1 for event_id in reply.ids if recent.seen(event_id))
-    seen_quarantined = sum(1 for event_id in reply.quarantined if recent.seen(event_id))
+    seen = recent.count_seen(reply.ids)
+    seen_quarantined = recent.count_seen(reply.quarantined) if reply.quarantined else 0
     if reply.payload is not None:
         await runtime.spool.append_async(reply.payload, carry=decode_batch(reply.payload))
     recent.add(reply.ids + reply.quarantined)
