@@ -2,11 +2,12 @@
 ceiling (decode + privacy + validate + durable spool append, no HTTP), in the same run and with
 the same concurrency, so both profit from group commit alike.
 
-    .venv/bin/python bench/ingest.py [--seconds 10] [--connections 16] [--batch 100]
+    .venv/bin/python bench/ingest.py [--seconds 10] [--connections 16] [--batch 100] [--workers -1]
 
 In-process: ``--connections`` threads each decode and ingest pre-built bodies back to back
-(each ingest returns once its group is fsync'd). HTTP: the server runs in its own process
-(uvicorn, one worker), driven by generator processes. Both report events/s, per-batch latency
+(each ingest returns once its group is fsync'd). HTTP: ``microfunnel serve`` in its own
+process (uvicorn, with ``--workers`` preparation worker processes; -1 is the server's default,
+one on two cores), driven by generator processes. Both report events/s, per-batch latency
 p50/p99 and CPU time per event (the ingesting process's user + system time, which a busy
 machine disturbs much less than wall time). At the end each store is checked:
 accepted == stored, no 5xx.
