@@ -8,10 +8,10 @@ from a starting rate). Each step reports the rate sustained (events accepted per
 latency p50/p99 from each request's scheduled send time, statuses and the server's CPU use.
 Requests still unsent when a step ends count as offered, not sustained. The first step that
 completes less than 90 % of the events it offered, or sees a 5xx, is the knee;
-the ladder stops there. With ``--minutes``, the batch-100 server then runs at 80 % of the
-highest rate it sustained for that long. Every server is stopped at the end and its store
-checked: accepted == stored, no 5xx anywhere. Bounded: at most ``--max-steps`` steps per
-batch size, each ``--step-seconds`` long.
+the ladder stops there. With ``--minutes``, the batch-100 server then runs for that long at
+``--sustain-rate`` events/s (default: 80 % of the highest rate it sustained). Every server is
+stopped at the end and its store checked: accepted == stored, no 5xx anywhere. Bounded: at
+most ``--max-steps`` steps per batch size, each ``--step-seconds`` long.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def ladder(folder: Path, batch: int, args: argparse.Namespace) -> dict[str, Any]
         sustained_run = None
         if args.minutes and batch == 100 and best:
             row, result = step(
-                server, created.write_key, batch=batch, rate=0.8 * best,
+                server, created.write_key, batch=batch, rate=args.sustain_rate or 0.8 * best,
                 seconds=args.minutes * 60, args=args,
             )  # fmt: skip
             sustained_run = row
@@ -121,6 +121,10 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--max-steps", type=int, default=8)
     parser.add_argument("--minutes", type=float, default=0.0, help="sustained run (batch 100)")
+    parser.add_argument(
+        "--sustain-rate", type=float, default=0.0,
+        help="events/s of the sustained run (default: 80 %% of the highest rate held)",
+    )  # fmt: skip
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--generators", type=int, default=2, help="load generator processes")
     parser.add_argument("--port", type=int, default=8678)
