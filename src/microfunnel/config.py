@@ -40,6 +40,7 @@ class Settings:
     max_batch_events: int = 10_000
     spool_group_ms: float = 2.0
     writer_batch_events: int = 250_000
+    writer_interval_ms: float = 200.0
     ingest_workers: int = -1
     session_timeout_minutes: int = 30
     scrub_pii: bool = True
@@ -60,6 +61,8 @@ SETTINGS: dict[str, str] = {
     "max_batch_events": "Most events accepted in one request (413 above).",
     "spool_group_ms": "How long the spool waits to group appends into one fsync, in milliseconds.",
     "writer_batch_events": "Most events the writer moves from the spool into the store at once.",
+    "writer_interval_ms": "Least time between two store inserts of the writer (events wait in "
+    "the spool, already durable, and go in together).",
     "ingest_workers": "Processes that decode, scrub and validate incoming batches beside the "
     "server: -1 picks one on a machine of two cores or more, 0 does it in the server itself.",
     "session_timeout_minutes": "Inactivity that closes a derived session.",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from microfunnel.events.model import Event, correct_skew
+from microfunnel.store.base import events_to_arrow
 from microfunnel.store.duckdb import DuckDBStore
 from microfunnel.store.idfilter import IdFilter
 
@@ -93,4 +94,13 @@ def test_a_retry_older_than_the_window_is_stored_again(tmp_path: Path) -> None:
     store.insert_events([ev(1, T0)])
     later = store.insert_events([ev(1, T0 + timedelta(days=2)), ev(2, T0 + timedelta(days=2))])
     assert (later.inserted, later.duplicates) == (2, 0)
+    store.close()
+
+
+def test_a_bulk_load_after_the_filter_was_filled_still_counts(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.insert_events([ev(1, T0)])  # the filter is loaded here
+    store.bulk_load(events_to_arrow([ev(2, T0)]))
+    again = store.insert_events([ev(2, T0 + timedelta(minutes=1))])
+    assert (again.inserted, again.duplicates) == (0, 1)
     store.close()

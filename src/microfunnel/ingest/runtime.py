@@ -59,7 +59,12 @@ class Runtime:
         self.plan = TrackingPlan.load(self.project.plan_path)
         self.privacy = make_privacy(self.project)
         self.spool = Spool(self.project.spool_path, group_ms=settings.spool_group_ms)
-        self.writer = Writer(self.store, self.spool, batch_events=settings.writer_batch_events)
+        self.writer = Writer(
+            self.store,
+            self.spool,
+            batch_events=settings.writer_batch_events,
+            interval=settings.writer_interval_ms / 1000,
+        )
         recovered = self.writer.recover()
         if recovered:
             log.info("replayed %d spool records into the store", recovered)

@@ -24,10 +24,18 @@ log = logging.getLogger("microfunnel.writer")
 class Writer:
     """Applies spool records to a store on its own thread."""
 
-    def __init__(self, store: Store, spool: Spool, *, batch_events: int = 20_000):
+    def __init__(
+        self, store: Store, spool: Spool, *, batch_events: int = 20_000, interval: float = 0.0
+    ):
         self.store = store
         self.spool = spool
         self.batch_events = batch_events
+        # Each store insert has a fixed cost (a handful of statements and a commit, tens of
+        # milliseconds of CPU): at most one per ``interval`` lets a trickle of small records
+        # form one batch instead of an insert each, unless someone drains or the writer stops.
+        self.interval = interval
+        self._hurry = 0  # callers waiting in drain()
+        self._last_apply = 0.0
         self.applied_events = 0
         self.stored_events = 0  # applied minus those the store already had (retries)
         self.last_error: str | None = None
@@ -59,11 +67,16 @@ class Writer:
         """Wait until everything submitted is in the store."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
+            self._hurry += 1
+            self._cond.notify_all()
+            try:
+                while self._pending or self._busy:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._hurry -= 1
         return True
 
     def _run(self) -> None:
@@ -73,12 +86,18 @@ class Writer:
                     self._cond.wait()
                 if self._stop and not self._pending:
                     return
+                while not self._stop and not self._hurry:  # let a batch form
+                    left = self._last_apply + self.interval - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 taken: list[Record] = []
                 count = 0
                 while self._pending and count < self.batch_events:
                     taken.append(self._pending.popleft())
                     count += 1
                 self._busy = True
+            self._last_apply = time.monotonic()
             try:
                 self._apply(taken)
             except Exception as exc:  # the store failed: keep the records, retry after a pause

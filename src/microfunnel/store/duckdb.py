@@ -324,6 +324,7 @@ class DuckDBStore(Store, EventCodes):
                 raise StoreError(f"bulk load into DuckDB failed: {exc}") from exc
             finally:
                 con.unregister("_bulk")
+            self._ids = IdFilter(self._ids.capacity)  # reloaded, with these ids, when next used
         return table.num_rows
 
     def insert_quarantine(self, records: Sequence[QuarantineRecord]) -> int:
