@@ -207,3 +207,17 @@ def test_round_trip_of_encoded_events(received):
         assert got.event_id == sent.event_id and got.timestamp == sent.timestamp
         assert got.properties == sent.properties
         assert got.context == {**sent.context, "source": "native"}
+
+
+def test_a_time_out_of_range_after_skew_is_quarantined_as_sent(received):
+    item = {
+        "event": "view_item",
+        "event_id": "x1",
+        "timestamp": "9999-12-31T23:59:59Z",
+        "properties": {"value": 1},
+    }
+    body = msgspec.json.encode({"batch": [item], "sent_at": "2000-01-01T00:00:00Z"})
+    batch = decode(body, received)
+    assert batch.events == []
+    (rejected,) = batch.rejected
+    assert rejected.item == item and "out of range" in rejected.reasons[0]

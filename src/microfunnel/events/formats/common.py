@@ -336,8 +336,9 @@ class Collector:
             try:
                 self._events.append(_finish(event, self.source, self.sent_at, self.received_at))
                 return
-            except OverflowError:
+            except OverflowError:  # quarantined as sent, never without its payload
                 reasons = [_OUT_OF_RANGE]
+                item = event if item is None else item
         if isinstance(item, msgspec.Struct) and index is not None:
             item = self._as_sent(index, item)
         self.batch.rejected.append(Rejected(item=item, reasons=reasons, index=index))
@@ -347,7 +348,7 @@ class Collector:
         try:
             self._events.append(_finish(event, self.source, self.sent_at, self.received_at))
         except OverflowError:
-            self.add(index, None, None, [_OUT_OF_RANGE])
+            self.add(index, event, None, [_OUT_OF_RANGE])
 
     def _as_sent(self, index: int, item: msgspec.Struct) -> Any:
         if self._raw is None:
