@@ -7,7 +7,7 @@ peak memory (``ru_maxrss``) is its own; the query runs twice there (the first wa
 and the second is timed (wall and CPU seconds: on a busy machine CPU time is the
 steadier figure).
 
-    python bench/funnel.py --events 10000000 --events 50000000 --runs 3 --data /tmp/mf-funnel-data
+    python bench/funnel.py --events 10000000 --events 50000000 --runs 3 --data funnel-data
 
 With ``--data DIR`` the loaded stores are kept in ``DIR/<events>-seed<seed>`` and reused by later
 runs (loading 50M events takes about ten minutes); without it they go to a fresh temporary folder.
