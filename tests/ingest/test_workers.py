@@ -15,6 +15,7 @@ from tests.helpers import new_project, running_server
 from tests.reliability.common import bearer, stored_ids, until, with_settings
 
 from microfunnel.config import Project
+from microfunnel.server.serve import ServerThread
 
 
 def _events(n: int, prefix: str) -> list[dict[str, Any]]:
@@ -130,3 +131,18 @@ def test_a_killed_worker_is_replaced_and_no_acknowledged_event_is_lost(tmp_path:
     assert statuses[-1] == 200 and statuses.count(200) >= 28
     counts = stored_ids(project)
     assert acked <= counts.keys() and set(counts.values()) == {1}
+
+
+def test_drain_returns_once_the_store_has_every_accepted_event(tmp_path: Path) -> None:
+    created = new_project(tmp_path / "p")
+    server = ServerThread([created.project])
+    url = server.start()
+    try:
+        batch = {"batch": _events(50, "d")}
+        r = httpx.post(f"{url}/v1/events", json=batch, headers=bearer(created.write_key))
+        assert r.json()["accepted"] == 50
+        server.drain()  # the writer inserts at most every 200 ms: without this, likely 0
+        runtime = server.server.config.app.state.hub.runtimes[0]  # type: ignore[union-attr]
+        assert runtime.store.count_events() == 50
+    finally:
+        server.stop()

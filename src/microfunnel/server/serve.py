@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import msgspec
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -79,6 +80,13 @@ class ServerThread:
             time.sleep(0.02)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         return f"http://{self.host}:{port}"
+
+    def drain(self, timeout: float = 120.0) -> None:
+        """Wait until every project's writer has stored what the server accepted."""
+        app = self.server.config.app
+        assert isinstance(app, FastAPI)
+        for runtime in app.state.hub.runtimes:
+            runtime.writer.drain(timeout)
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -149,6 +157,8 @@ def run_demo(
         start = date.today() - timedelta(days=days)  # the last `days` days, ending today
         events = list(simulate(days=days, visitors_per_day=visitors_per_day, seed=7, start=start))
         sums = send_events(url, write_key, events, total=len(events))
+        with console.status("storing the events…"):
+            server.drain()  # the dashboard opens on every seeded event
         console.print(
             f"seeded {sums['accepted']} events; {sums['quarantined']} failed the tracking plan "
             "(the shop's checkout sends error types the plan does not know: see Data > Quarantine)"
