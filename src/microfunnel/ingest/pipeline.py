@@ -138,7 +138,7 @@ class Ingestor:
         self,
         plan: TrackingPlan,
         privacy: PrivacySettings,
-        spool: Spool,
+        spool: Spool | None,
         *,
         sessionize: Callable[[list[Event]], None] | None = None,
         recent: RecentIds | None = None,
@@ -153,7 +153,7 @@ class Ingestor:
         """Run a decoded batch through the pipeline; returns once it is durable (fsync'd)."""
         work = self.prepare(decoded)
         if work.payload is not None:
-            self.spool.append(work.payload, carry=work.batch)
+            self._spool().append(work.payload, carry=work.batch)
         return self._done(work)
 
     async def ingest_async(self, decoded: DecodedBatch, *, inline_events: int = 0) -> IngestResult:
@@ -167,8 +167,13 @@ class Ingestor:
         else:
             work = await asyncio.to_thread(self.prepare, decoded)
         if work.payload is not None:
-            await self.spool.append_async(work.payload, carry=work.batch)
+            await self._spool().append_async(work.payload, carry=work.batch)
         return self._done(work)
+
+    def _spool(self) -> Spool:
+        if self.spool is None:  # a preparation worker's ingestor: the server spools
+            raise RuntimeError("this ingestor only prepares batches; it has no spool")
+        return self.spool
 
     def prepare(self, decoded: DecodedBatch) -> _Work:
         """Privacy, bot flag and plan for each new event, encoded as one spool record.

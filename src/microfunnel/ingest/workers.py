@@ -135,7 +135,7 @@ def _serve(sock: socket.socket, project_path: str) -> None:
     ingestor = Ingestor(
         TrackingPlan.load(plan_path),
         make_privacy(project),
-        spool=None,  # type: ignore[arg-type]  # prepare() only: the server spools
+        spool=None,  # prepare() only: the server spools
         sessionize=make_sessionizer(project),
         recent=RecentIds(capacity=0),
     )
