@@ -268,6 +268,8 @@ def _malformed(body: bytes, text: str) -> str:
         return "body is empty: send a JSON object"
     if text == "Input data was truncated":
         return f"body is not valid JSON: it ends early at byte {len(body)}"
+    if text.startswith("Invalid UTF-8"):  # recent msgspec: a string that is not UTF-8
+        return _not_utf8(body)
     match = _AT_BYTE.match(text)
     assert match is not None  # the pattern matches any string
     where = f" at byte {match['byte']}" if match["byte"] else ""
