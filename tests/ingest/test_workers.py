@@ -3,6 +3,7 @@ nothing acknowledged that is not spooled when a worker dies."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import os
@@ -11,10 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.helpers import new_project, running_server
 from tests.reliability.common import bearer, stored_ids, until, with_settings
 
+import microfunnel.ingest.workers as workers_module
 from microfunnel.config import Project
+from microfunnel.errors import Unavailable
+from microfunnel.events.model import utcnow
+from microfunnel.ingest.workers import Workers
 from microfunnel.server.serve import ServerThread
 
 
@@ -146,3 +152,45 @@ def test_drain_returns_once_the_store_has_every_accepted_event(tmp_path: Path) -
         assert runtime.store.count_events() == 50
     finally:
         server.stop()
+
+
+class _SilentWorker:
+    """A worker that takes requests and never answers."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, Any] = {}
+        self.reader_task = object()
+        self.alive = True
+        self.lock = asyncio.Lock()
+        self.writer = self
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    async def drain(self) -> None:
+        pass
+
+
+def test_a_worker_that_does_not_answer_in_time_is_a_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers_module, "_REPLY_TIMEOUT", 0.05)
+    pool = Workers(tmp_path, 1)
+    silent = _SilentWorker()
+    pool._workers[0] = silent  # type: ignore[assignment]
+
+    async def ask() -> None:
+        await pool.prepare(
+            route=0,
+            decoder="microfunnel.events.formats.native:decode",
+            body=b"{}",
+            encoding=None,
+            content_type=None,
+            query={},
+            received=utcnow(),
+            ip=None,
+        )
+
+    with pytest.raises(Unavailable, match="took too long"):
+        asyncio.run(ask())
+    assert silent.pending == {}

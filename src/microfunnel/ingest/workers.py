@@ -334,19 +334,26 @@ class Workers:
             self._next_id, decoder, body, encoding, content_type, query, _micros(received), ip
         )
         frame = self._encode(request)
-        future: asyncio.Future[PrepareReply] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PrepareReply] = loop.create_future()
         worker.pending[request.id] = future
         assert worker.writer is not None
+        timer = None
         try:
             worker.writer.write(_FRAME.pack(len(frame)) + frame)
             await worker.writer.drain()
-            reply = await asyncio.wait_for(future, _REPLY_TIMEOUT)
+            # A timer that fails the future, not asyncio.wait_for: that costs a task per request.
+            timer = loop.call_later(_REPLY_TIMEOUT, _time_out, future)
+            reply = await future
+        except TimeoutError:  # before OSError, of which it is a subclass
+            worker.pending.pop(request.id, None)
+            raise Unavailable("event preparation took too long; retry in a moment") from None
         except (ConnectionError, OSError):
             worker.pending.pop(request.id, None)
             raise Unavailable("the event preparation worker is not answering; retry") from None
-        except TimeoutError:
-            worker.pending.pop(request.id, None)
-            raise Unavailable("event preparation took too long; retry in a moment") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
         if reply.error is not None:
             raise _error(reply.error)
         return reply
@@ -356,6 +363,11 @@ class Workers:
             if worker is not None:
                 worker.close()
         self._workers = [None] * self.count
+
+
+def _time_out(future: asyncio.Future[PrepareReply]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _error(error: tuple[str, int, str, str | None]) -> MicrofunnelError:
