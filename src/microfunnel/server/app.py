@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from microfunnel import __version__
 from microfunnel.config import Project
 from microfunnel.server.collect import router as collect_router
 from microfunnel.server.errors import install_error_handlers
+from microfunnel.server.fastpath import CollectorApp, CollectorCors
 from microfunnel.server.ratelimit import RateLimits
 from microfunnel.server.runtime import Hub, Runtime
 
@@ -33,61 +33,6 @@ OPTIONAL_ROUTERS = [
     "microfunnel.server.routes.sdk",
     "microfunnel.server.dashboard.routes",
 ]
-
-# Browsers may send events and read flags from any shop origin; nothing else is cross-origin.
-COLLECTOR_PREFIXES = (
-    "/v1/",
-    "/batch",
-    "/capture",
-    "/e/",
-    "/i/",
-    "/mp/",
-    "/debug/mp/",
-    "/com.snowplowanalytics",
-    "/api/features/",
-    "/microfunnel.js",
-)
-
-
-class CollectorCors:
-    """CORS for the collector's paths only, as plain ASGI (no per-request task or body copy)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(COLLECTOR_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
-        extra = _cors_headers(origin) if origin else []
-        if scope["method"] == "OPTIONS":
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-length", b"0"), *extra],
-                }
-            )
-            await send({"type": "http.response.body", "body": b""})
-            return
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start" and extra:
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
-
-
-def _cors_headers(origin: bytes) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"access-control-allow-origin", origin),
-        (b"vary", b"Origin"),
-        (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-        (b"access-control-allow-headers", b"authorization, content-type, content-encoding"),
-        (b"access-control-max-age", b"600"),
-    ]
 
 
 def create_app(
@@ -110,7 +55,7 @@ def create_app(
         finally:
             app.state.hub.close()
 
-    app = FastAPI(
+    app = CollectorApp(  # POST /v1/events is answered before the middleware (fastpath.py)
         title="microfunnel",
         version=__version__,
         summary="Micro-conversion analytics and precision A/B testing",

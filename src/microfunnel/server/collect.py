@@ -1,5 +1,10 @@
 """The collector: every ingestion route reads a bounded body, finds the project by its write key,
-decodes, and hands the batch to that project's ingestor (durable before the 200)."""
+decodes, and hands the batch to that project's ingestor (durable before the 200).
+
+``collect`` serves the routes FastAPI runs (the compatible clients' formats); ``POST /v1/events``
+takes the same steps from the raw ASGI scope in :mod:`microfunnel.server.fastpath`. Both share
+``authorization_key``, ``admit`` and ``ingest``, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,19 @@ from microfunnel.events.formats.common import DecodedBatch, decompress
 from microfunnel.events.model import utcnow
 from microfunnel.ingest.records import decode_batch
 from microfunnel.ingest.workers import PrepareReply, decoder_name, fill_request_context
+from microfunnel.server.ratelimit import RateLimits
 from microfunnel.server.runtime import Hub, Runtime
 
-__all__ = ["collect", "header_key", "read_body", "router"]
+__all__ = [
+    "admit",
+    "authorization_key",
+    "collect",
+    "header_key",
+    "ingest",
+    "read_body",
+    "router",
+    "too_large",
+]
 
 router = APIRouter()
 
@@ -30,26 +45,36 @@ Decoder = Callable[..., DecodedBatch]
 INLINE_EVENTS = 250
 
 
+def too_large(limit: int, declared: str | None = None) -> PayloadTooLarge:
+    """The 413 for a body over ``limit`` bytes (``declared``: its announced length)."""
+    if declared is not None:
+        return PayloadTooLarge(
+            f"body of {declared} bytes is over the {limit}-byte limit: send smaller batches"
+        )
+    return PayloadTooLarge(f"body is over the {limit}-byte limit: send smaller batches")
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing more than ``limit`` bytes before reading them all."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"body of {declared} bytes is over the {limit}-byte limit: send smaller batches"
-        )
+        raise too_large(limit, declared)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"body is over the {limit}-byte limit: send smaller batches")
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def header_key(request: Request) -> str | None:
-    """A write key from ``Authorization: Bearer KEY`` or ``Basic base64(KEY:)``."""
-    header = request.headers.get("authorization", "")
+def authorization_key(header: str) -> str | None:
+    """A write key from an ``Authorization`` header: ``Bearer KEY`` or ``Basic base64(KEY:)``.
+
+    >>> authorization_key("Bearer mfw_abc"), authorization_key("Basic bWZ3X2FiYzo=")
+    ('mfw_abc', 'mfw_abc')
+    """
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
     if scheme == "bearer" and value.strip():
@@ -65,11 +90,16 @@ def header_key(request: Request) -> str | None:
     return None
 
 
-def _admit(request: Request, key: str | None) -> Runtime:
+def header_key(request: Request) -> str | None:
+    """The write key of ``request``'s ``Authorization`` header (see :func:`authorization_key`)."""
+    return authorization_key(request.headers.get("authorization", ""))
+
+
+def admit(hub: Hub, limits: RateLimits, key: str | None) -> Runtime:
     """The project ``key`` writes to, once its rate limit lets this request in."""
-    runtime = _runtime_for(request.app.state.hub, key)
+    runtime = _runtime_for(hub, key)
     assert key is not None
-    request.app.state.limits.check(key, runtime.project.settings.rate_limit_per_second)
+    limits.check(key, runtime.project.settings.rate_limit_per_second)
     return runtime
 
 
@@ -99,43 +129,69 @@ async def collect(
 ) -> dict[str, Any]:
     """Run one ingestion request through ``decoder`` and the project's pipeline (in one of the
     project's preparation workers when it has them)."""
-    hub: Hub = request.app.state.hub
+    state = request.app.state
+    hub: Hub = state.hub
     received: datetime = utcnow()
     key = key or header_key(request)
-    runtime = _admit(request, key) if key else None
-    limits = (runtime or hub.runtimes[0]).project.settings
+    runtime = admit(hub, state.limits, key) if key else None
     encoding = None
     if body is None:
-        body = await read_body(request, limits.max_body_bytes)
+        limit = (runtime or hub.runtimes[0]).project.settings.max_body_bytes
+        body = await read_body(request, limit)
         encoding = request.headers.get("content-encoding")
-    params = dict(query) if query is not None else dict(request.query_params)
-    ip = request.client.host if request.client else None
+    return await ingest(
+        hub,
+        state.limits,
+        decoder,
+        runtime,
+        body=body,
+        encoding=encoding,
+        content_type=request.headers.get("content-type"),
+        query=dict(query) if query is not None else dict(request.query_params),
+        client=request.client,
+        received=received,
+        worker_decoder=decoder_name(decoder),
+    )
+
+
+async def ingest(
+    hub: Hub,
+    limits: RateLimits,
+    decoder: Decoder,
+    runtime: Runtime | None,
+    *,
+    body: bytes,
+    encoding: str | None,
+    content_type: str | None,
+    query: dict[str, str],
+    client: tuple[str, int] | None,
+    received: datetime,
+    worker_decoder: str | None,
+) -> dict[str, Any]:
+    """One request's body into the project's spool: in a preparation worker when the project
+    has them (``worker_decoder`` names ``decoder`` for it), else here. ``runtime`` is None when
+    the key is in the body; it is admitted once the body is decoded."""
+    ip = client[0] if client else None
     target = runtime or (hub.runtimes[0] if len(hub.runtimes) == 1 else None)
-    name = decoder_name(decoder)
-    if target is not None and target.workers is not None and name is not None:
-        client = request.client
+    if target is not None and target.workers is not None and worker_decoder is not None:
         reply = await target.workers.prepare(
-            route=hash((client.host, client.port)) if client else 0,
-            decoder=name,
+            route=hash((client[0], client[1])) if client else 0,  # a connection keeps its worker
+            decoder=worker_decoder,
             body=body,
             encoding=encoding,
-            content_type=request.headers.get("content-type"),
-            query=params,
+            content_type=content_type,
+            query=query,
             received=received,
             ip=ip,
         )
         if runtime is None:  # the key was in the body: it must open the project prepared for
-            runtime = _admit(request, reply.key)
+            runtime = admit(hub, limits, reply.key)
         return await _spool_prepared(runtime, reply)
-    body = decompress(body, encoding, limit=limits.max_body_bytes)
-    decoded = decoder(
-        body,
-        content_type=request.headers.get("content-type"),
-        query=params,
-        received_at=received,
-    )
+    limit = (runtime or hub.runtimes[0]).project.settings.max_body_bytes
+    body = decompress(body, encoding, limit=limit)
+    decoded = decoder(body, content_type=content_type, query=query, received_at=received)
     if runtime is None:
-        runtime = _admit(request, decoded.key)
+        runtime = admit(hub, limits, decoded.key)
     size = len(decoded.events) + len(decoded.rejected)
     if size > runtime.project.settings.max_batch_events:
         raise PayloadTooLarge(
@@ -165,12 +221,13 @@ async def _spool_prepared(runtime: Runtime, reply: PrepareReply) -> dict[str, An
 
 
 async def post_events(request: Request) -> JSONResponse:
-    """Native events: one event or ``{"batch": [...], "sent_at": ...}``; Bearer write key."""
+    """Native events: one event or ``{"batch": [...], "sent_at": ...}``; Bearer write key.
+
+    A server answers this route from :mod:`microfunnel.server.fastpath` before FastAPI sees
+    the request; the route stays for the router's own users and as the reference behaviour."""
     return JSONResponse(await collect(request, native.decode))
 
 
-# The busiest route is a plain Starlette route: FastAPI's parameter machinery has nothing to do
-# here (the handler reads the raw body) and costs more per request than a batch of 100 events.
 router.add_route("/v1/events", post_events, methods=["POST"], include_in_schema=False)
 
 
