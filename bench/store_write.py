@@ -1,0 +1,97 @@
+"""The writer's store path alone: CPU per event of ``DuckDBStore.insert_json``.
+
+Batches of spooled JSON arrays (100 view_item events each, the load generator's events) go into
+a fresh store file the way the writer hands them over; the process's CPU time (DuckDB's threads
+included) is divided by the events stored. ``--steps`` adds the CPU of each SQL statement.
+
+    .venv/bin/python bench/store_write.py                  # 40 batches of 15000 events
+    .venv/bin/python bench/store_write.py --batch 6000 --batches 100 --steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from microfunnel.events.model import Event, correct_skew
+from microfunnel.store.duckdb import DuckDBStore
+
+_encoder = msgspec.json.Encoder()
+
+
+def arrays(batch: int, tag: str, received: datetime) -> list[bytes]:
+    """``batch`` events as JSON arrays of 100, ids ``{tag}-{i}``."""
+    events = [
+        correct_skew(
+            Event(
+                event="view_item",
+                event_id=f"{tag}-{i}",
+                anonymous_id=f"anon-{i % 5000}",
+                session_id=f"s-{i % 5000}",
+                properties={
+                    "currency": "EUR",
+                    "value": 19.99,
+                    "items": [{"item_id": f"sku-{i % 50}", "item_name": "Shirt", "price": 19.99}],
+                },
+                context={"page_path": "/p/shirt", "device": "mobile", "utm_source": "google"},
+            ),
+            received,
+        )
+        for i in range(batch)
+    ]
+    return [_encoder.encode(events[i : i + 100]) for i in range(0, batch, 100)]
+
+
+class _Timed:
+    """The store's connection, timing each statement."""
+
+    def __init__(self, con: Any, times: collections.Counter[str]):
+        self._con, self._times = con, times
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        start = time.process_time()
+        try:
+            return self._con.execute(sql, *args)
+        finally:
+            self._times[" ".join(sql.split())[:60]] += time.process_time() - start
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=15_000, help="events per insert")
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--steps", action="store_true", help="CPU of each statement too")
+    args = parser.parse_args()
+    received = datetime.now(UTC) - timedelta(minutes=1)
+    template = arrays(args.batch, "TAG", received)
+    with tempfile.TemporaryDirectory() as folder:
+        store = DuckDBStore(Path(folder) / "store.duckdb")
+        times: collections.Counter[str] = collections.Counter()
+        if args.steps:
+            store._con = _Timed(store._con, times)  # type: ignore[assignment]
+        batches = [
+            [a.replace(b'"TAG-', f'"b{k}-'.encode()) for a in template] for k in range(args.batches)
+        ]
+        stored = 0
+        start = time.process_time()
+        for batch in batches:
+            stored += store.insert_json(batch).inserted
+        cpu = time.process_time() - start
+        store.close()
+    print(f"{stored} events in batches of {args.batch}: {cpu / stored * 1e6:.2f} µs CPU per event")
+    for sql, seconds in times.most_common(10):
+        print(f"  {seconds / stored * 1e6:6.2f}  {sql}")
+
+
+if __name__ == "__main__":
+    main()
