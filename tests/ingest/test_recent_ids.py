@@ -42,3 +42,11 @@ def test_capacity_zero_remembers_nothing_but_still_drops_repeats_in_a_batch() ->
     assert not recent.seen("a") and recent.count_seen(["a"]) == 0
     out, left_out = recent.fresh([Event(event="e", event_id="a")] * 2)
     assert len(out) == 1 and left_out == 1
+
+
+def test_a_batch_of_new_distinct_ids_comes_back_whole() -> None:
+    recent = RecentIds(capacity=10)
+    recent.add(["old"])
+    events = [Event(event="e", event_id=i) for i in ("a", "b", "c")]
+    out, left_out = recent.fresh(events)
+    assert out == events and out is not events and left_out == 0

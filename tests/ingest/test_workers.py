@@ -19,8 +19,14 @@ from tests.reliability.common import bearer, stored_ids, until, with_settings
 import microfunnel.ingest.workers as workers_module
 from microfunnel.config import Project
 from microfunnel.errors import Unavailable
+from microfunnel.events.formats import native
+from microfunnel.events.formats.common import decompress
 from microfunnel.events.model import utcnow
-from microfunnel.ingest.workers import Workers
+from microfunnel.events.plan import TrackingPlan
+from microfunnel.events.privacy import PrivacySettings
+from microfunnel.ingest.pipeline import Ingestor, RecentIds
+from microfunnel.ingest.records import decode_batch, event_arrays
+from microfunnel.ingest.workers import PrepareRequest, Workers, fill_request_context
 from microfunnel.server.serve import ServerThread
 
 
@@ -194,3 +200,39 @@ def test_a_worker_that_does_not_answer_in_time_is_a_503(
     with pytest.raises(Unavailable, match="took too long"):
         asyncio.run(ask())
     assert silent.pending == {}
+
+
+@pytest.mark.parametrize("ip", ["203.0.113.77", "2001:db8::1", "not-an-address", None])
+@pytest.mark.parametrize("truncate", [True, False])
+def test_a_worker_stores_the_request_ip_as_the_server_alone_does(
+    tmp_path: Path, ip: str | None, truncate: bool
+) -> None:
+    events = [
+        {"event": "view_item", "event_id": "a", "anonymous_id": "p"},
+        {"event": "view_item", "event_id": "b", "context": {"ip": "198.51.100.9"}},
+        {"event": "view_item", "event_id": "c", "context": {"consent": {"analytics": False}}},
+    ]
+    body = json.dumps({"batch": events}).encode()
+    received = utcnow()
+
+    def ingestor() -> Ingestor:
+        return Ingestor(
+            TrackingPlan.default(),
+            PrivacySettings(truncate_ip=truncate),
+            spool=None,
+            recent=RecentIds(capacity=0),
+        )
+
+    alone = native.decode(body, content_type=None, query={}, received_at=received)
+    fill_request_context(alone.events, ip, received)
+    expected = event_arrays(ingestor().prepare(alone).batch)
+    request = PrepareRequest(1, "x", body, None, None, {}, workers_module._micros(received), ip)
+    reply = workers_module._prepare(
+        request,
+        native.decode,
+        ingestor(),
+        Project(new_project(tmp_path).project.path).settings,
+        decompress,
+    )
+    assert reply.payload is not None
+    assert event_arrays(decode_batch(reply.payload)) == expected

@@ -167,9 +167,10 @@ def _scrub(mapping: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
     for key, item in mapping.items():
         kind = type(item)
         if kind is str:
-            # Keys first: their hashes are cached (the decoder shares key strings), while a
-            # long skipped value such as the user agent would be hashed only to be skipped.
-            if key in skip or item in clean or len(item) < 6:
+            # Length first (short strings are most values: no hash), then the key, whose hash
+            # is cached (the decoder shares key strings): a long skipped value such as the
+            # user agent is never hashed only to be skipped.
+            if len(item) < 6 or key in skip or item in clean:
                 continue
             new = _scrub_string(item)
         elif kind is dict:
@@ -199,7 +200,7 @@ def _scrub_list(items: list[Any]) -> list[Any]:
         if kind is dict:
             new = _scrub(item, _NO_SKIP)
         elif kind is str:
-            if item in clean or len(item) < 6:
+            if len(item) < 6 or item in clean:
                 continue
             new = _scrub_string(item)
         elif kind is list:

@@ -108,10 +108,18 @@ class RecentIds:
     def fresh(self, events: list[Event]) -> tuple[list[Event], int]:
         """The events whose id is neither remembered nor repeated earlier in ``events``, and
         how many were left out (one lock for the whole batch)."""
-        in_request: set[str] = set()
-        out: list[Event] = []
+        ids = [event.event_id for event in events]
+        in_request = set(ids)
         with self._lock:
             current, previous = self._current, self._previous
+            if (
+                len(in_request) == len(ids)
+                and in_request.isdisjoint(current)
+                and in_request.isdisjoint(previous)
+            ):
+                return list(events), 0  # the usual batch: nothing to leave out
+            in_request = set()
+            out: list[Event] = []
             for event in events:
                 event_id = event.event_id
                 if event_id in in_request or event_id in current or event_id in previous:
@@ -210,18 +218,23 @@ class Ingestor:
         out = SpoolBatch()
         events, duplicates = self.recent.fresh(decoded.events)
         plan, privacy = self.plan, self.privacy
-        validate, version = plan.validate, plan.version
+        predicates, version = plan.predicates, plan.version
         accepted, quarantine = out.events, out.quarantine
+        bots = _bot_answers
         for event in events:
             event = apply_privacy(event, privacy)
             context = event.context
             user_agent = context.get("user_agent")
-            if user_agent is not None and is_bot(user_agent):
-                context["is_bot"] = True
-            reasons = validate(event)
-            if reasons:
-                quarantine.append(self._quarantined(event, reasons, version))
-                continue
+            if isinstance(user_agent, str):  # is_bot, its cache looked up here
+                bot = bots.get(user_agent)
+                if bot or (bot is None and is_bot(user_agent)):
+                    context["is_bot"] = True
+            ok = predicates.get(event.event)
+            if ok is None or not ok(event.properties):  # plan.validate, inlined
+                reasons = plan.reasons(event)
+                if reasons:
+                    quarantine.append(self._quarantined(event, reasons, version))
+                    continue
             event.plan_version = version
             if event.event in IDENTITY_EVENTS:
                 self._identity(event, out)

@@ -35,6 +35,7 @@ from typing import Any
 import msgspec
 
 from microfunnel.errors import MicrofunnelError, PayloadTooLarge, Unavailable
+from microfunnel.events.privacy import truncate_ip
 
 __all__ = ["PrepareReply", "PrepareRequest", "Workers", "decoder_name", "fill_request_context"]
 
@@ -194,7 +195,12 @@ def _prepare(
             "split it into smaller batches",
             field="batch",
         )
-    fill_request_context(decoded.events, request.ip, received)
+    ip = request.ip
+    if ip and ingestor.privacy.truncate_ip:
+        # What privacy would leave of it, once per request: it then finds every event's IP
+        # already truncated, and copies no context to change it.
+        ip = truncate_ip(ip)
+    fill_request_context(decoded.events, ip, received)
     work = ingestor.prepare(decoded)
     batch = work.batch
     return PrepareReply(

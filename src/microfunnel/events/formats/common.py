@@ -345,12 +345,23 @@ class Collector:
             item = self._as_sent(index, item)
         self.batch.rejected.append(Rejected(item=item, reasons=reasons, index=index))
 
-    def add_event(self, index: int, event: Event) -> None:
-        """``add(index, None, event, [])``, the fast paths' call, without building its list."""
-        try:
-            self._events.append(_finish(event, self.source, self.sent_at, self.received_at))
-        except OverflowError:
-            self.add(index, event, None, [_OUT_OF_RANGE])
+    def add_events(self, events: list[Event], unnamed: str) -> None:
+        """The fast paths' call: ``add`` for each of ``events`` (decoded straight into structs,
+        indexed by position) in one loop; an event without a name is rejected as ``unnamed``."""
+        append, source, sent_at, received = (
+            self._events.append,
+            self.source,
+            self.sent_at,
+            self.received_at,
+        )
+        for index, event in enumerate(events):
+            if not event.event:
+                self.add(index, event, None, [unnamed])
+                continue
+            try:
+                append(_finish(event, source, sent_at, received))
+            except OverflowError:
+                self.add(index, event, None, [_OUT_OF_RANGE])
 
     def _as_sent(self, index: int, item: msgspec.Struct) -> Any:
         if self._raw is None:

@@ -75,11 +75,7 @@ def decode(
         received_at=received_at,
         body=body,
     )
-    for index, event in enumerate(fast.batch):
-        if event.event:
-            out.add_event(index, event)
-        else:
-            out.add(index, event, None, [_EMPTY_NAME])
+    out.add_events(fast.batch, _EMPTY_NAME)
     return out.batch
 
 
