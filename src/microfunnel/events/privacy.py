@@ -97,8 +97,14 @@ class PrivacySettings:
             )
 
 
-def apply_privacy(event: Event, settings: PrivacySettings) -> Event:
-    """Make ``event`` safe to store; it is changed in place and returned."""
+def apply_privacy(
+    event: Event, settings: PrivacySettings, *, clean_properties: bool = False
+) -> Event:
+    """Make ``event`` safe to store; it is changed in place and returned.
+
+    ``clean_properties`` says the caller knows that scrubbing would leave ``event.properties``
+    as they are (it has scrubbed the same values before), so they are not walked again.
+    """
     context = event.context
     consent = context.get("consent")
     if consent is not None and _consent_denied(consent):
@@ -114,7 +120,8 @@ def apply_privacy(event: Event, settings: PrivacySettings) -> Event:
             context = {**context, "ip": truncated}
     if settings.scrub_pii:
         _pseudonymize_ids(event, settings.salt or "")
-        event.properties = _scrub(event.properties, _NO_SKIP)
+        if not clean_properties:
+            event.properties = _scrub(event.properties, _NO_SKIP)
         context = _scrub(context, _CONTEXT_SKIP)
     event.context = context
     if settings.hash_user_ids and event.user_id is not None:

@@ -46,6 +46,10 @@ def is_bot(user_agent: Any) -> bool:
 
 # A shop sees a few hundred user agents, each on thousands of events: answer each once.
 _bot_answers: dict[str, bool] = {}
+# Properties known good (see Ingestor._good_properties), by their msgpack encoding: unlike
+# JSON's, it tells an int from a float and NaN from null. Bounded by starting afresh.
+_pack = msgspec.msgpack.Encoder().encode
+_GOOD_MAX = 50_000
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,8 @@ class Ingestor:
         self.spool = spool
         self.sessionize = sessionize
         self.recent = recent or RecentIds()
+        self._good: set[tuple[str, bytes]] = set()
+        self._good_plan: TrackingPlan | None = None
 
     def ingest(self, decoded: DecodedBatch) -> IngestResult:
         """Run a decoded batch through the pipeline; returns once it is durable (fsync'd)."""
@@ -221,20 +227,30 @@ class Ingestor:
         predicates, version = plan.predicates, plan.version
         accepted, quarantine = out.events, out.quarantine
         bots = _bot_answers
+        good = self._good_properties(decoded)
         for event in events:
-            event = apply_privacy(event, privacy)
+            properties = event.properties
+            key = None
+            known = False
+            if good is not None and "previous_id" not in properties:
+                key = (event.event, _pack(properties))
+                known = key in good
+            event = apply_privacy(event, privacy, clean_properties=known)
             context = event.context
             user_agent = context.get("user_agent")
             if isinstance(user_agent, str):  # is_bot, its cache looked up here
                 bot = bots.get(user_agent)
                 if bot or (bot is None and is_bot(user_agent)):
                     context["is_bot"] = True
-            ok = predicates.get(event.event)
-            if ok is None or not ok(event.properties):  # plan.validate, inlined
-                reasons = plan.reasons(event)
-                if reasons:
-                    quarantine.append(self._quarantined(event, reasons, version))
-                    continue
+            if not known:
+                ok = predicates.get(event.event)
+                if ok is None or not ok(event.properties):  # plan.validate, inlined
+                    reasons = plan.reasons(event)
+                    if reasons:
+                        quarantine.append(self._quarantined(event, reasons, version))
+                        continue
+                elif key is not None and event.properties is properties:  # nothing scrubbed
+                    self._remember_good(key)
             event.plan_version = version
             if event.event in IDENTITY_EVENTS:
                 self._identity(event, out)
@@ -246,6 +262,26 @@ class Ingestor:
             quarantine.append(self._rejected(rejected, received))
         payload = encode_batch(out) if accepted or quarantine or out.identities else None
         return _Work(out, payload, duplicates)
+
+    def _good_properties(self, decoded: DecodedBatch) -> set[tuple[str, bytes]] | None:
+        """(event name, encoded properties) that scrubbing left as they were and the plan
+        accepted; None when ``decoded``'s properties may hold values other than JSON's (a
+        tuple and a list encode alike) or nothing is scrubbed.
+
+        Shops send the same properties over and over (a product's view_item, a page's
+        page_view), so most events skip both walks for one encoding and one set lookup. The
+        memory is the plan's: a new plan starts it afresh.
+        """
+        if not (decoded.plain_properties and self.privacy.scrub_pii):
+            return None
+        if self._good_plan is not self.plan:
+            self._good, self._good_plan = set(), self.plan
+        return self._good
+
+    def _remember_good(self, key: tuple[str, bytes]) -> None:
+        if len(self._good) >= _GOOD_MAX:
+            self._good.clear()
+        self._good.add(key)
 
     def _done(self, work: _Work) -> IngestResult:
         """Once durable: remember the ids, so retries are answered as duplicates at once."""

@@ -66,12 +66,16 @@ class DecodedBatch(msgspec.Struct, kw_only=True):
     ``key`` is a write key found in the body (Segment ``writeKey``, PostHog ``api_key``, GA4
     ``api_secret``); keys in headers are the server's business. ``sent_at`` is the client's send
     time for the whole request, already applied to each event's ``timestamp``.
+    ``plain_properties`` says that every event's properties are as a JSON decoder made them
+    (str keys; dict, list, str, int, float, bool and None values), so that two with the same
+    encoding are the same values.
     """
 
     events: list[Event]
     rejected: list[Rejected] = msgspec.field(default_factory=list)
     key: str | None = None
     sent_at: datetime | None = None
+    plain_properties: bool = False
 
     def __len__(self) -> int:
         return len(self.events) + len(self.rejected)

@@ -76,6 +76,7 @@ def decode(
         body=body,
     )
     out.add_events(fast.batch, _EMPTY_NAME)
+    out.batch.plain_properties = True  # decoded from JSON by msgspec, as they are
     return out.batch
 
 
