@@ -310,3 +310,28 @@ def test_a_real_server_takes_the_lean_path(tmp_path: Path) -> None:
     assert ok.json() == {"accepted": 5, "quarantined": 0, "duplicates": 0}
     assert ok.headers["content-length"] == str(len(ok.content))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth"
+
+
+def test_a_write_key_in_the_body_opens_its_project(
+    client: httpx.Client, keys: tuple[Project, str, str]
+) -> None:
+    _, write, secret = keys
+    batch = {"batch": page_views(2, "body"), "write_key": write}
+    lean = client.post("/v1/events", json=batch)
+    reference = client.post("/v1/events", json=batch, headers=REFERENCE)
+    wrong = _same(client, "POST", json={**batch, "write_key": secret})
+    assert lean.json() == {"accepted": 2, "quarantined": 0, "duplicates": 0}
+    assert reference.json() == {"accepted": 0, "quarantined": 0, "duplicates": 2}
+    assert wrong.status_code == 403 and "secret key" in wrong.json()["error"]["message"]
+
+
+def test_with_several_projects_the_body_key_chooses_one(tmp_path: Path) -> None:
+    a, b = new_project(tmp_path / "a"), new_project(tmp_path / "b")
+    app = create_app([a.project, b.project])
+    with serve_app(BothPaths(app)) as url, httpx.Client(base_url=url) as http:
+        to_b = http.post("/v1/events", json={"batch": page_views(3), "write_key": b.write_key})
+        keyless = _same(http, "POST", json={"batch": page_views(1)})
+        count = http.get("/api/events/count", headers=bearer(b.secret_key))
+    assert to_b.json() == {"accepted": 3, "quarantined": 0, "duplicates": 0}
+    assert keyless.status_code == 401
+    assert count.status_code == 200
