@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,7 @@ from microfunnel.events.formats.common import DecodedBatch
 from microfunnel.events.model import utcnow
 from microfunnel.events.plan import TrackingPlan
 from microfunnel.events.privacy import PrivacySettings
-from microfunnel.ingest.pipeline import Ingestor, RecentIds
+from microfunnel.ingest.pipeline import Ingestor, RecentIds, _KnownGood
 from microfunnel.ingest.records import event_arrays
 
 _TEXT = st.sampled_from(
@@ -90,3 +91,25 @@ def test_pii_is_scrubbed_every_time_whatever_was_seen_before() -> None:
     for _ in range(3):
         events, _ = _outcome(ingestor, _decode([clean, dirty]))
         assert [e["properties"]["note"] for e in events] == ["hello there", "mail [email]"]
+
+
+def test_lookups_rest_while_properties_do_not_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_KnownGood, "TRIAL", 20)
+    monkeypatch.setattr(_KnownGood, "REST", 30)
+    ingestor = _ingestor()
+    known = ingestor._known_good
+
+    def purchases(first: int) -> list[dict[str, Any]]:
+        return [{"event": "sign_up", "properties": {"n": first + i}} for i in range(10)]
+
+    _outcome(ingestor, _decode(purchases(0)))
+    _outcome(ingestor, _decode(purchases(10)))  # 20 tried, none repeated: rest
+    assert known.resting == 30 and known.tried == 0
+    size = len(known.keys)
+    events, _ = _outcome(ingestor, _decode(purchases(20)))
+    assert len(events) == 10 and len(known.keys) == size and known.resting == 20
+    for first in (30, 40):
+        _outcome(ingestor, _decode(purchases(first)))
+    assert known.resting == 0
+    _outcome(ingestor, _decode(purchases(0)))  # looked up again, and all known
+    assert known.hits == 10 and known.tried == 10

@@ -46,10 +46,53 @@ def is_bot(user_agent: Any) -> bool:
 
 # A shop sees a few hundred user agents, each on thousands of events: answer each once.
 _bot_answers: dict[str, bool] = {}
-# Properties known good (see Ingestor._good_properties), by their msgpack encoding: unlike
-# JSON's, it tells an int from a float and NaN from null. Bounded by starting afresh.
+# Properties known good (see _KnownGood), by their msgpack encoding: unlike JSON's, it tells
+# an int from a float and NaN from null.
 _pack = msgspec.msgpack.Encoder().encode
-_GOOD_MAX = 50_000
+
+
+class _KnownGood:
+    """(event name, encoded properties) that scrubbing left as they were and the plan accepted.
+
+    Shops send the same properties over and over (a product's view_item, a page's page_view),
+    so most events skip both walks for one encoding and one set lookup. Only properties as a
+    JSON decoder made them are looked up (``DecodedBatch.plain_properties``): a tuple and a
+    list encode alike, and only a list is walked. A new plan starts afresh; so does a full
+    memory. When fewer than one in ten properties repeat (every purchase has its own
+    transaction id), the encodings cost more than they save: the lookups rest for a while.
+    """
+
+    MAX = 50_000
+    TRIAL = 10_000  # events, between checks of how many repeat
+    REST = 100_000  # events prepared without lookups after a poor trial
+
+    def __init__(self) -> None:
+        self.keys: set[tuple[str, bytes]] = set()
+        self.plan: TrackingPlan | None = None
+        self.tried = self.hits = self.resting = 0
+
+    def for_batch(self, plan: TrackingPlan, size: int) -> set[tuple[str, bytes]] | None:
+        """The known keys for a batch of ``size`` events, or None while resting."""
+        if self.resting > 0:
+            self.resting -= size
+            return None
+        if self.plan is not plan:
+            self.keys, self.plan = set(), plan
+            self.tried = self.hits = 0
+        return self.keys
+
+    def remember(self, key: tuple[str, bytes]) -> None:
+        if len(self.keys) >= self.MAX:
+            self.keys.clear()
+        self.keys.add(key)
+
+    def count(self, tried: int, hits: int) -> None:
+        self.tried += tried
+        self.hits += hits
+        if self.tried >= self.TRIAL:
+            if self.hits * 10 < self.tried:
+                self.resting = self.REST
+            self.tried = self.hits = 0
 
 
 @dataclass(frozen=True)
@@ -186,8 +229,7 @@ class Ingestor:
         self.spool = spool
         self.sessionize = sessionize
         self.recent = recent or RecentIds()
-        self._good: set[tuple[str, bytes]] = set()
-        self._good_plan: TrackingPlan | None = None
+        self._known_good = _KnownGood()
 
     def ingest(self, decoded: DecodedBatch) -> IngestResult:
         """Run a decoded batch through the pipeline; returns once it is durable (fsync'd)."""
@@ -227,7 +269,11 @@ class Ingestor:
         predicates, version = plan.predicates, plan.version
         accepted, quarantine = out.events, out.quarantine
         bots = _bot_answers
-        good = self._good_properties(decoded)
+        known_good = self._known_good
+        good = None
+        if decoded.plain_properties and privacy.scrub_pii:
+            good = known_good.for_batch(plan, len(events))
+        tried = hits = 0
         for event in events:
             properties = event.properties
             key = None
@@ -235,6 +281,8 @@ class Ingestor:
             if good is not None and "previous_id" not in properties:
                 key = (event.event, _pack(properties))
                 known = key in good
+                tried += 1
+                hits += known
             event = apply_privacy(event, privacy, clean_properties=known)
             context = event.context
             user_agent = context.get("user_agent")
@@ -250,11 +298,13 @@ class Ingestor:
                         quarantine.append(self._quarantined(event, reasons, version))
                         continue
                 elif key is not None and event.properties is properties:  # nothing scrubbed
-                    self._remember_good(key)
+                    known_good.remember(key)
             event.plan_version = version
             if event.event in IDENTITY_EVENTS:
                 self._identity(event, out)
             accepted.append(event)
+        if tried:
+            known_good.count(tried, hits)
         if self.sessionize is not None and accepted:
             self.sessionize(accepted)
         received = utcnow()
@@ -262,26 +312,6 @@ class Ingestor:
             quarantine.append(self._rejected(rejected, received))
         payload = encode_batch(out) if accepted or quarantine or out.identities else None
         return _Work(out, payload, duplicates)
-
-    def _good_properties(self, decoded: DecodedBatch) -> set[tuple[str, bytes]] | None:
-        """(event name, encoded properties) that scrubbing left as they were and the plan
-        accepted; None when ``decoded``'s properties may hold values other than JSON's (a
-        tuple and a list encode alike) or nothing is scrubbed.
-
-        Shops send the same properties over and over (a product's view_item, a page's
-        page_view), so most events skip both walks for one encoding and one set lookup. The
-        memory is the plan's: a new plan starts it afresh.
-        """
-        if not (decoded.plain_properties and self.privacy.scrub_pii):
-            return None
-        if self._good_plan is not self.plan:
-            self._good, self._good_plan = set(), self.plan
-        return self._good
-
-    def _remember_good(self, key: tuple[str, bytes]) -> None:
-        if len(self._good) >= _GOOD_MAX:
-            self._good.clear()
-        self._good.add(key)
 
     def _done(self, work: _Work) -> IngestResult:
         """Once durable: remember the ids, so retries are answered as duplicates at once."""
