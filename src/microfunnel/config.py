@@ -40,7 +40,7 @@ class Settings:
     max_batch_events: int = 10_000
     spool_group_ms: float = 2.0
     writer_batch_events: int = 250_000
-    writer_interval_ms: float = 200.0
+    writer_interval_ms: float = 500.0
     ingest_workers: int = -1
     session_timeout_minutes: int = 30
     scrub_pii: bool = True
