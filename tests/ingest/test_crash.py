@@ -47,7 +47,7 @@ def _start(project: Path, port: int) -> subprocess.Popen[bytes]:
 def _sender(url: str, key: str, start: int, acked: list[str], stop: threading.Event) -> None:
     """Send batches of 50 until the server dies; remember what was acknowledged."""
     n = start
-    with httpx.Client(timeout=5) as client:
+    with httpx.Client(timeout=30) as client:
         while not stop.is_set() and n < start + 200_000:
             batch = [
                 {
@@ -95,7 +95,12 @@ def test_sigkill_during_ingestion_loses_nothing_acknowledged(tmp_path: Path) -> 
         ]
         for t in threads:
             t.start()
-        time.sleep(rng.uniform(0.5, 1.5))
+        # Kill in the middle of ingestion: once the first batches are acknowledged (a loaded
+        # machine may take a while to start the preparation worker), then after a random delay.
+        deadline = time.monotonic() + 60
+        while not round_acked and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.2, 1.0))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         stop.set()
