@@ -122,6 +122,10 @@ def soak(args: argparse.Namespace) -> dict[str, float]:
         ]
         for t in threads:
             t.start()
+        if r % 2:  # odd rounds kill mid-ingestion; even ones may kill while the worker starts
+            deadline = time.monotonic() + args.max_round
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.02)
         time.sleep(rng.uniform(0.2, min(args.max_round, 2.0)))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
