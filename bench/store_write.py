@@ -7,6 +7,7 @@ of each SQL statement.
 
     .venv/bin/python bench/store_write.py                  # 40 batches of 15000 events
     .venv/bin/python bench/store_write.py --batch 6000 --batches 100 --steps
+    .venv/bin/python bench/store_write.py --persons 2000000   # a store that has seen 2M people
 """
 
 from __future__ import annotations
@@ -72,11 +73,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=15_000, help="events per insert")
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--steps", action="store_true", help="CPU of each statement too")
+    parser.add_argument(
+        "--persons", type=int, default=0, help="people the store has seen before (not timed)"
+    )
     args = parser.parse_args()
     received = datetime.now(UTC) - timedelta(minutes=1)
     template = arrays(args.batch, "TAG", received)
     with tempfile.TemporaryDirectory() as folder:
         store = DuckDBStore(Path(folder) / "store.duckdb")
+        if args.persons:
+            store._con.execute(
+                "INSERT INTO persons SELECT i, 'seen-' || md5(i::VARCHAR) FROM range(1, ?) t(i)",
+                [args.persons + 1],
+            )
         times: collections.Counter[str] = collections.Counter()
         if args.steps:
             store._con = _Timed(store._con, times)  # type: ignore[assignment]
@@ -89,7 +98,10 @@ def main() -> None:
             stored += store.insert_json(batch).inserted
         store.close()  # its checkpoint compresses what the WAL still holds: part of the cost
         cpu = time.process_time() - start
-    print(f"{stored} events in batches of {args.batch}: {cpu / stored * 1e6:.2f} µs CPU per event")
+    print(
+        f"{stored} events in batches of {args.batch}, {args.persons} persons seen before: "
+        f"{cpu / stored * 1e6:.2f} µs CPU per event"
+    )
     for sql, seconds in times.most_common(10):
         print(f"  {seconds / stored * 1e6:6.2f}  {sql}")
 

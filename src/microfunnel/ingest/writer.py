@@ -125,8 +125,8 @@ class Writer:
                 arrays.append(array)
             quarantine.extend(batch.quarantine)
             identities.extend(batch.identities)
-        for anonymous_id, user_id in identities:
-            self.store.merge_identity(anonymous_id, user_id)
+        if identities:
+            self.store.merge_identities(identities)
         if arrays:
             result = self.store.insert_json(arrays)
             self.stored_events += result.inserted

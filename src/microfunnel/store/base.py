@@ -303,6 +303,10 @@ class Store(abc.ABC):
     def merge_identity(self, anonymous_id: str, user_id: str) -> int:
         """Record that an anonymous id belongs to a user; re-point that id's past events."""
 
+    def merge_identities(self, pairs: Sequence[tuple[str, str]]) -> int:
+        """:meth:`merge_identity` for each pair, in order (engines may do it in one pass)."""
+        return sum(self.merge_identity(anonymous_id, user_id) for anonymous_id, user_id in pairs)
+
     @abc.abstractmethod
     def forget(self, user_id: str) -> int:
         """Erase a person: events and quarantine rows with this user id or its anonymous ids."""

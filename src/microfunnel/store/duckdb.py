@@ -36,6 +36,7 @@ from microfunnel.store.ddl import (
 )
 from microfunnel.store.idfilter import IdFilter
 from microfunnel.store.jsonrows import ROWS_SQL
+from microfunnel.store.personkeys import PersonKeys
 
 __all__ = ["DuckDBStore"]
 
@@ -46,9 +47,16 @@ _ALL_COLS = ", ".join([*EVENT_COLUMNS, *DERIVED_COLUMNS])
 # The person an incoming row ``b`` belongs to: its user, else the user its device merged into.
 _RESOLVED = "coalesce(b.user_id, i.user_id, b.person_id)"
 _IDENTITY_JOIN = "LEFT JOIN identities i ON i.anonymous_id = b.anonymous_id"
+# ``_people`` is the batch's persons with their keys (see ``_people``).
 _CODES = (
-    "JOIN event_names n ON n.name = b.event JOIN persons p ON p.person_id = {person}",
+    "JOIN event_names n ON n.name = b.event JOIN _people p ON p.person_id = {person}",
     "n.code AS event_code, p.person_key AS person_key",
+)
+# The distinct persons of ``{rows}``, in order of first appearance, with two hashes each.
+_PEOPLE_SQL = (
+    "SELECT v, hash(v) AS h, hash(reverse(v)) AS h2 FROM (SELECT v, min(f) AS f FROM "
+    "(SELECT {person} AS v, row_number() OVER () AS f FROM {rows} b {join}) "
+    "WHERE v IS NOT NULL GROUP BY v) ORDER BY f"
 )
 
 
@@ -74,15 +82,19 @@ WHERE {{guard}}
 """
 
 
-def _add_names(con: duckdb.DuckDBPyConnection, batch: str, person: str, join: str = "") -> None:
-    """New event names and persons of ``batch`` join the dictionaries (inside the caller's
-    transaction, so codes and rows commit together)."""
+def _add_names(con: duckdb.DuckDBPyConnection, batch: str) -> None:
+    """New event names of ``batch`` join their dictionary (inside the caller's transaction, so
+    codes and rows commit together)."""
     con.execute(dictionary_insert_sql("event_names", "code", "name", f"SELECT event FROM {batch}"))
-    con.execute(
-        dictionary_insert_sql(
-            "persons", "person_key", "person_id", f"SELECT {person} FROM {batch} b {join}"
-        )
-    )
+
+
+# Persons a transaction added to ``persons``: their two hashes and keys.
+_Added = tuple[Any, Any, Any]
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.unregister(name)
 
 
 class DuckDBStore(Store, EventCodes):
@@ -108,6 +120,7 @@ class DuckDBStore(Store, EventCodes):
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._ids = IdFilter()
+        self._persons: PersonKeys | None = None  # read when the first insert needs it
         # Times without an offset are UTC everywhere in the store, whatever the machine's zone.
         self._con.execute("SET TimeZone = 'UTC'")
         # Every commit still syncs its WAL. A checkpoint (the WAL's rows compressed into the
@@ -250,7 +263,8 @@ class DuckDBStore(Store, EventCodes):
                 guard, params = _NOT_STORED, list[Any]()
             else:
                 guard, params = self._recent_guard(con, hashes, first - window)
-            _add_names(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
+            _add_names(con, "_batch")
+            added = self._people(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
             repeats = len(np.unique(hashes)) < len(hashes)
             rows = _FIRST_OF_EACH_ID if repeats else "_batch"
             con.execute(_INSERT_SQL.format(rows=rows, guard=guard), params)
@@ -260,12 +274,71 @@ class DuckDBStore(Store, EventCodes):
             with contextlib.suppress(duckdb.Error):  # the failure may have ended it already
                 con.execute("ROLLBACK")
             raise StoreError(f"insert into DuckDB failed: {exc}") from exc
+        finally:
+            _unregister(con, "_people")
+        self._people_added(added)
         if self._ids.loaded and last is not None:
             self._ids.add(hashes, last)
             if self.dedupe_window is not None:
                 self._ids.expire(last - self.dedupe_window)
         count = int(inserted[0]) if inserted else 0
         return InsertResult(count, len(hashes) - count)
+
+    def _people(
+        self, con: duckdb.DuckDBPyConnection, rows: str, person: str, join: str = ""
+    ) -> _Added:
+        """Register ``_people``: each person of ``rows`` (the SQL ``person`` of row ``b``)
+        with its key, adding the new ones to ``persons`` (in the caller's transaction) with
+        keys numbered on in order of first appearance. What was added goes into the
+        in-memory map once the caller has committed (:meth:`_people_added`)."""
+        found = con.sql(_PEOPLE_SQL.format(person=person, rows=rows, join=join)).to_arrow_table()
+        ids = found.column("v")
+        hashes = found.column("h").to_numpy()
+        seconds = found.column("h2").to_numpy()
+        known = self._person_keys(con)
+        keys, unsure = known.lookup(hashes, seconds)
+        if unsure.any():  # a first-hash match with another second hash: the table tells
+            asked = ids.filter(pa.array(unsure)).to_pylist()
+            stored = dict(
+                con.execute(
+                    "SELECT person_id, person_key FROM persons WHERE list_contains(?, person_id)",
+                    [asked],
+                ).fetchall()
+            )
+            for at in np.flatnonzero(unsure):
+                keys[at] = stored.get(ids[int(at)].as_py(), 0)
+        new = keys == 0
+        keys[new] = np.arange(known.next_key, known.next_key + int(new.sum()), dtype=np.int64)
+        people = pa.table({"person_id": ids, "person_key": pa.array(keys)})
+        if new.any():
+            con.register("_new_people", people.filter(pa.array(new)))
+            try:
+                con.execute(
+                    "INSERT INTO persons (person_key, person_id) "
+                    "SELECT person_key, person_id FROM _new_people"
+                )
+            finally:
+                con.unregister("_new_people")
+        con.register("_people", people)
+        return hashes[new], seconds[new], keys[new]
+
+    def _person_keys(self, con: duckdb.DuckDBPyConnection) -> PersonKeys:
+        """The in-memory ``persons`` map, read from the table the first time it is needed."""
+        if self._persons is None:
+            table = con.sql(
+                "SELECT hash(person_id) AS h, hash(reverse(person_id)) AS h2, person_key "
+                "FROM persons"
+            ).to_arrow_table()
+            self._persons = PersonKeys(
+                table.column("h").to_numpy(),
+                table.column("h2").to_numpy(),
+                table.column("person_key").to_numpy().astype(np.int64),
+            )
+        return self._persons
+
+    def _people_added(self, added: _Added) -> None:
+        if self._persons is not None:
+            self._persons.add(*added)
 
     @staticmethod
     def _batch_hashes(
@@ -336,7 +409,8 @@ class DuckDBStore(Store, EventCodes):
             con.register("_bulk", bulk)
             try:
                 con.execute("BEGIN")
-                _add_names(con, "_bulk", "b.person_id")
+                _add_names(con, "_bulk")
+                added = self._people(con, "_bulk", "b.person_id")
                 con.execute(
                     f"INSERT INTO events ({_ALL_COLS}) SELECT {cols}, {_CODES[1]} FROM _bulk b "
                     f"{_CODES[0].format(person='b.person_id')} ORDER BY b._rn"
@@ -348,6 +422,8 @@ class DuckDBStore(Store, EventCodes):
                 raise StoreError(f"bulk load into DuckDB failed: {exc}") from exc
             finally:
                 con.unregister("_bulk")
+                _unregister(con, "_people")
+            self._people_added(added)
             self._ids = IdFilter(self._ids.capacity)  # reloaded, with these ids, when next used
         return table.num_rows
 
@@ -372,29 +448,50 @@ class DuckDBStore(Store, EventCodes):
         return int(row[0]) if row else 0
 
     def merge_identity(self, anonymous_id: str, user_id: str) -> int:
+        return self.merge_identities([(anonymous_id, user_id)])
+
+    def merge_identities(self, pairs: Sequence[tuple[str, str]]) -> int:
+        """All of a batch's merges in one transaction and one pass over ``events`` (each merge
+        re-points an anonymous id's past events, and a pass per merge cost a scan of the
+        table each). The first merge of an anonymous id wins, here and in the table."""
+        first: dict[str, str] = {}
+        for anonymous_id, user_id in pairs:
+            first.setdefault(anonymous_id, user_id)
+        if not first:
+            return 0
         with self._write_lock:
             con = self._con
-            known = con.execute(
-                "SELECT user_id FROM identities WHERE anonymous_id = ?", [anonymous_id]
-            ).fetchone()
-            if known is None:
+            known = dict(
                 con.execute(
-                    "INSERT INTO identities VALUES (?, ?, ?)",
-                    [anonymous_id, user_id, utcnow().replace(tzinfo=None)],
-                )
-            elif known[0] != user_id:
-                return 0  # first merge wins: an anonymous id belongs to one person
-            con.execute("BEGIN")
+                    "SELECT anonymous_id, user_id FROM identities "
+                    "WHERE list_contains(?, anonymous_id)",
+                    [list(first)],
+                ).fetchall()
+            )
+            merges = {a: u for a, u in first.items() if known.get(a, u) == u}
+            if not merges:
+                return 0
+            now = utcnow().replace(tzinfo=None)
+            table = pa.table(
+                {
+                    "anonymous_id": pa.array(list(merges), pa.string()),
+                    "user_id": pa.array(list(merges.values()), pa.string()),
+                    "new": pa.array([a not in known for a in merges]),
+                }
+            )
+            con.register("_merges", table)
             try:
+                con.execute("BEGIN")
                 con.execute(
-                    dictionary_insert_sql("persons", "person_key", "person_id", "SELECT ?"),
-                    [user_id],
+                    "INSERT INTO identities SELECT anonymous_id, user_id, ? FROM _merges WHERE new",
+                    [now],
                 )
+                added = self._people(con, "_merges", "b.user_id")
                 con.execute(
-                    "UPDATE events SET person_id = ?, person_key = "
-                    "(SELECT person_key FROM persons WHERE person_id = ?) "
-                    "WHERE anonymous_id = ? AND user_id IS NULL AND person_id <> ?",
-                    [user_id, user_id, anonymous_id, user_id],
+                    "UPDATE events SET person_id = m.user_id, person_key = p.person_key "
+                    "FROM _merges m, _people p WHERE p.person_id = m.user_id "
+                    "AND events.anonymous_id = m.anonymous_id AND events.user_id IS NULL "
+                    "AND events.person_id <> m.user_id"
                 )
                 row = con.fetchone()
                 con.execute("COMMIT")
@@ -402,6 +499,10 @@ class DuckDBStore(Store, EventCodes):
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
                 raise StoreError(f"identity merge in DuckDB failed: {exc}") from exc
+            finally:
+                con.unregister("_merges")
+                _unregister(con, "_people")
+            self._people_added(added)
         return int(row[0]) if row else 0
 
     def forget(self, user_id: str) -> int:
@@ -444,6 +545,7 @@ class DuckDBStore(Store, EventCodes):
             )
             con.execute("DELETE FROM identities WHERE user_id = ?", [user_id])
             con.execute("CHECKPOINT")
+            self._persons = None  # its keys may be free again: read the table anew
         return int(row[0]) if row else 0
 
     def mark_replayed(self, event_ids: Sequence[str]) -> None:
