@@ -13,7 +13,7 @@ import msgspec
 from microfunnel.events.model import Event
 from microfunnel.store.base import QuarantineRecord
 
-__all__ = ["SpoolBatch", "decode_batch", "encode_batch", "event_arrays"]
+__all__ = ["SpoolBatch", "decode_batch", "encode_batch", "event_arrays", "event_count"]
 
 
 class SpoolBatch(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -21,6 +21,7 @@ class SpoolBatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     quarantine: list[QuarantineRecord] = msgspec.field(default_factory=list)
     identities: list[tuple[str, str]] = msgspec.field(default_factory=list)
     events_json: bytes = b""
+    count: int = 0  # events in ``events_json`` (0 in records written before it was kept)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -38,12 +39,19 @@ def encode_batch(batch: SpoolBatch) -> bytes:
             quarantine=batch.quarantine,
             identities=batch.identities,
             events_json=batch.events_json,
+            count=len(batch.events) or batch.count,
         )
     )
 
 
 def decode_batch(payload: bytes) -> SpoolBatch:
     return _decoder.decode(payload)
+
+
+def event_count(batch: SpoolBatch) -> int:
+    """How many events ``batch`` holds, as far as is known without parsing them (a record
+    from before counts were kept counts as one)."""
+    return batch.count or len(batch.events) or (1 if batch.events_json else 0)
 
 
 def event_arrays(batch: SpoolBatch) -> bytes:

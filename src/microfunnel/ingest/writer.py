@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 
-from microfunnel.ingest.records import SpoolBatch, decode_batch, event_arrays
+from microfunnel.ingest.records import SpoolBatch, decode_batch, event_arrays, event_count
 from microfunnel.ingest.spool import Record, Spool
 from microfunnel.store.base import QuarantineRecord, Store
 
@@ -94,8 +94,9 @@ class Writer:
                 taken: list[Record] = []
                 count = 0
                 while self._pending and count < self.batch_events:
-                    taken.append(self._pending.popleft())
-                    count += 1
+                    record = self._pending.popleft()
+                    taken.append(record)
+                    count += _events_in(record)
                 self._busy = True
             self._last_apply = time.monotonic()
             try:
@@ -143,3 +144,10 @@ class Writer:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=60)
+
+
+def _events_in(record: Record) -> int:
+    """Events a record holds, for ``batch_events`` (records not carried in memory count as
+    one; they come only from recovery, which takes 64 records at a time)."""
+    carried = record.carry
+    return max(event_count(carried), 1) if isinstance(carried, SpoolBatch) else 1
