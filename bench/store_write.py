@@ -8,6 +8,7 @@ of each SQL statement.
     .venv/bin/python bench/store_write.py                  # 40 batches of 15000 events
     .venv/bin/python bench/store_write.py --batch 6000 --batches 100 --steps
     .venv/bin/python bench/store_write.py --persons 2000000   # a store that has seen 2M people
+    .venv/bin/python bench/store_write.py --merges 200        # then 200 logins, in one batch
 """
 
 from __future__ import annotations
@@ -68,6 +69,19 @@ class _Timed:
         return getattr(self._con, name)
 
 
+def merges(path: Path, count: int) -> tuple[float, int]:
+    """CPU seconds of merging ``count`` anonymous ids of the last batch (``anon-{i}``, whose
+    events are spread over the last batch) into users, as the writer does for one batch."""
+    store = DuckDBStore(path)
+    store.insert_json([])  # nothing: the in-memory maps are read on the first real use
+    pairs = [(f"anon-{i}", f"user-{i}") for i in range(count)]
+    start = time.process_time()
+    moved = store.merge_identities(pairs)
+    cpu = time.process_time() - start
+    store.close()
+    return cpu, moved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=15_000, help="events per insert")
@@ -75,6 +89,9 @@ def main() -> None:
     parser.add_argument("--steps", action="store_true", help="CPU of each statement too")
     parser.add_argument(
         "--persons", type=int, default=0, help="people the store has seen before (not timed)"
+    )
+    parser.add_argument(
+        "--merges", type=int, default=0, help="then merge this many anonymous ids of the last batch"
     )
     args = parser.parse_args()
     received = datetime.now(UTC) - timedelta(minutes=1)
@@ -98,10 +115,17 @@ def main() -> None:
             stored += store.insert_json(batch).inserted
         store.close()  # its checkpoint compresses what the WAL still holds: part of the cost
         cpu = time.process_time() - start
+        if args.merges:
+            merge_cpu, moved = merges(Path(folder) / "store.duckdb", args.merges)
     print(
         f"{stored} events in batches of {args.batch}, {args.persons} persons seen before: "
         f"{cpu / stored * 1e6:.2f} µs CPU per event"
     )
+    if args.merges:
+        print(
+            f"{args.merges} identity merges in one batch: {merge_cpu * 1e3:.1f} ms CPU, "
+            f"{moved} events re-pointed"
+        )
     for sql, seconds in times.most_common(10):
         print(f"  {seconds / stored * 1e6:6.2f}  {sql}")
 

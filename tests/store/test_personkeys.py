@@ -149,3 +149,18 @@ def test_after_forget_the_map_is_read_again(store: DuckDBStore) -> None:
     store.insert_events([ev(3, anonymous_id="gone")])  # the same id, a new person now
     codes_agree(store)
     assert store.scalar("SELECT count(*) FROM persons") == 2
+
+
+def test_a_merge_moves_every_event_of_the_id_wherever_it_is(store: DuckDBStore) -> None:
+    """Events of the id before and after many others' (the key filter prunes, never misses)."""
+    store.insert_events([ev(0, anonymous_id="early")])
+    for n in range(5):
+        store.insert_events([ev(100 + 10 * n + i, anonymous_id=f"p{n}-{i}") for i in range(10)])
+    store.insert_events([ev(1, anonymous_id="early"), ev(2, anonymous_id="late")])
+    assert store.merge_identities([("late", "u2"), ("early", "u1"), ("never-seen", "u3")]) == 3
+    codes_agree(store)
+    moved = store.query(
+        "SELECT anonymous_id, count(*) AS n FROM events WHERE person_id LIKE 'u%' "
+        "GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    assert moved == [{"anonymous_id": "early", "n": 2}, {"anonymous_id": "late", "n": 1}]

@@ -291,22 +291,8 @@ class DuckDBStore(Store, EventCodes):
         with its key, adding the new ones to ``persons`` (in the caller's transaction) with
         keys numbered on in order of first appearance. What was added goes into the
         in-memory map once the caller has committed (:meth:`_people_added`)."""
-        found = con.sql(_PEOPLE_SQL.format(person=person, rows=rows, join=join)).to_arrow_table()
-        ids = found.column("v")
-        hashes = found.column("h").to_numpy()
-        seconds = found.column("h2").to_numpy()
+        ids, hashes, seconds, keys = self._known_keys(con, rows, person, join)
         known = self._person_keys(con)
-        keys, unsure = known.lookup(hashes, seconds)
-        if unsure.any():  # a first-hash match with another second hash: the table tells
-            asked = ids.filter(pa.array(unsure)).to_pylist()
-            stored = dict(
-                con.execute(
-                    "SELECT person_id, person_key FROM persons WHERE list_contains(?, person_id)",
-                    [asked],
-                ).fetchall()
-            )
-            for at in np.flatnonzero(unsure):
-                keys[at] = stored.get(ids[int(at)].as_py(), 0)
         new = keys == 0
         keys[new] = np.arange(known.next_key, known.next_key + int(new.sum()), dtype=np.int64)
         people = pa.table({"person_id": ids, "person_key": pa.array(keys)})
@@ -321,6 +307,28 @@ class DuckDBStore(Store, EventCodes):
                 con.unregister("_new_people")
         con.register("_people", people)
         return hashes[new], seconds[new], keys[new]
+
+    def _known_keys(
+        self, con: duckdb.DuckDBPyConnection, rows: str, person: str, join: str = ""
+    ) -> tuple[pa.ChunkedArray, Any, Any, Any]:
+        """The distinct persons of ``rows`` in order of first appearance, their two hashes,
+        and their keys (0 for persons not in ``persons``)."""
+        found = con.sql(_PEOPLE_SQL.format(person=person, rows=rows, join=join)).to_arrow_table()
+        ids = found.column("v")
+        hashes = found.column("h").to_numpy()
+        seconds = found.column("h2").to_numpy()
+        keys, unsure = self._person_keys(con).lookup(hashes, seconds)
+        if unsure.any():  # a first-hash match with another second hash: the table tells
+            asked = ids.filter(pa.array(unsure)).to_pylist()
+            stored = dict(
+                con.execute(
+                    "SELECT person_id, person_key FROM persons WHERE list_contains(?, person_id)",
+                    [asked],
+                ).fetchall()
+            )
+            for at in np.flatnonzero(unsure):
+                keys[at] = stored.get(ids[int(at)].as_py(), 0)
+        return ids, hashes, seconds, keys
 
     def _person_keys(self, con: duckdb.DuckDBPyConnection) -> PersonKeys:
         """The in-memory ``persons`` map, read from the table the first time it is needed."""
@@ -487,23 +495,40 @@ class DuckDBStore(Store, EventCodes):
                     [now],
                 )
                 added = self._people(con, "_merges", "b.user_id")
-                con.execute(
-                    "UPDATE events SET person_id = m.user_id, person_key = p.person_key "
-                    "FROM _merges m, _people p WHERE p.person_id = m.user_id "
-                    "AND events.anonymous_id = m.anonymous_id AND events.user_id IS NULL "
-                    "AND events.person_id <> m.user_id"
-                )
-                row = con.fetchone()
+                row = self._repoint(con)
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
                 raise StoreError(f"identity merge in DuckDB failed: {exc}") from exc
             finally:
-                con.unregister("_merges")
-                _unregister(con, "_people")
+                for name in ("_merges", "_people", "_anonymous"):
+                    _unregister(con, name)
             self._people_added(added)
         return int(row[0]) if row else 0
+
+    def _repoint(self, con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+        """Move the events of each anonymous id of ``_merges`` to its user (``_people`` holds
+        the users' keys). Until then an anonymous id's events carry its own person key, and
+        keys grow with time, so row groups older than its key are skipped by their zone maps:
+        a merge reads the events since the id first came, not the whole table."""
+        ids, _, _, keys = self._known_keys(con, "_merges", "b.anonymous_id")
+        seen = keys > 0
+        if not seen.any():  # no events of these anonymous ids yet
+            return (0,)
+        con.register(
+            "_anonymous",
+            pa.table({"anonymous_id": ids.filter(pa.array(seen)), "key": pa.array(keys[seen])}),
+        )
+        con.execute(
+            "UPDATE events SET person_id = m.user_id, person_key = p.person_key "
+            "FROM _merges m, _people p, _anonymous a WHERE p.person_id = m.user_id "
+            "AND a.anonymous_id = m.anonymous_id AND events.person_key = a.key "
+            "AND events.person_key >= ? AND events.anonymous_id = m.anonymous_id "
+            "AND events.user_id IS NULL AND events.person_id <> m.user_id",
+            [int(keys[seen].min())],
+        )
+        return con.fetchone()
 
     def forget(self, user_id: str) -> int:
         """Also drops the person's rows of the ``persons`` dictionary (they name people) and
