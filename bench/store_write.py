@@ -106,6 +106,9 @@ def main() -> None:
         "--persons", type=int, default=0, help="people the store has seen before (not timed)"
     )
     parser.add_argument(
+        "--identities", type=int, default=0, help="anonymous ids merged before (not timed)"
+    )
+    parser.add_argument(
         "--merges", type=int, default=0, help="then merge this many anonymous ids of the last batch"
     )
     args = parser.parse_args()
@@ -117,6 +120,12 @@ def main() -> None:
             store._con.execute(
                 "INSERT INTO persons SELECT i, 'seen-' || md5(i::VARCHAR) FROM range(1, ?) t(i)",
                 [args.persons + 1],
+            )
+        if args.identities:
+            store._con.execute(
+                "INSERT INTO identities SELECT 'merged-' || md5(i::VARCHAR), 'user-' || i, "
+                "now()::TIMESTAMP FROM range(?) t(i)",
+                [args.identities],
             )
         times: collections.Counter[str] = collections.Counter()
         if args.steps:
@@ -133,7 +142,8 @@ def main() -> None:
         if args.merges:
             merge_cpu, moved = merges(Path(folder) / "store.duckdb", args.merges)
     print(
-        f"{stored} events in batches of {args.batch}, {args.persons} persons seen before: "
+        f"{stored} events in batches of {args.batch}, {args.persons} persons and "
+        f"{args.identities} identities before: "
         f"{cpu / stored * 1e6:.2f} µs CPU per event"
     )
     if args.merges:
