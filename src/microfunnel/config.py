@@ -38,7 +38,7 @@ class Settings:
     clickhouse_url: str = ""
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 10_000
-    spool_group_ms: float = 8.0
+    spool_group_ms: float = 2.0
     writer_batch_events: int = 250_000
     writer_interval_ms: float = 500.0
     ingest_workers: int = -1
@@ -59,8 +59,7 @@ SETTINGS: dict[str, str] = {
     "clickhouse_url": "ClickHouse server URL; empty with engine 'clickhouse' uses in-process chdb.",
     "max_body_bytes": "Largest accepted request body after decompression, in bytes (413 above).",
     "max_batch_events": "Most events accepted in one request (413 above).",
-    "spool_group_ms": "While appends come faster than one per this many milliseconds, the spool "
-    "waits this long to group them into one fsync (an append that comes alone is written at once).",
+    "spool_group_ms": "How long the spool waits to group appends into one fsync, in milliseconds.",
     "writer_batch_events": "Most events the writer moves from the spool into the store at once.",
     "writer_interval_ms": "Least time between two store inserts of the writer (events wait in "
     "the spool, already durable, and go in together).",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -103,25 +101,3 @@ def test_async_append_on_a_closed_spool_is_refused(tmp_path: Path) -> None:
     spool.close()
     with pytest.raises(Unavailable, match="closed"):
         asyncio.run(spool.append_async(b"late"))
-
-
-def test_an_append_alone_is_not_held_for_the_group_window(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, group_ms=2_000)
-    start = time.monotonic()
-    spool.append(b"alone")
-    assert time.monotonic() - start < 1.0  # written at once, not after the 2 s window
-    spool.close()
-
-
-def test_appends_that_come_together_share_an_fsync(tmp_path: Path) -> None:
-    groups: list[int] = []
-    spool = Spool(tmp_path, group_ms=300, on_durable=lambda records: groups.append(len(records)))
-    threads = [threading.Thread(target=spool.append, args=(f"r{i}".encode(),)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-        time.sleep(0.01)  # one every 10 ms: faster than one per window
-    for thread in threads:
-        thread.join()
-    spool.close()
-    assert sum(groups) == 6
-    assert len(groups) <= 3  # the first at once, the rest in one or two windows

@@ -99,7 +99,7 @@ class Spool:
         self,
         folder: str | Path,
         *,
-        group_ms: float = 8.0,
+        group_ms: float = 2.0,
         segment_bytes: int = SEGMENT_BYTES,
         on_durable: Callable[[list[Record]], None] | None = None,
     ):
@@ -112,8 +112,6 @@ class Spool:
         self._lock = threading.Condition()
         self._queue: list[tuple[bytes, _Waiter]] = []
         self._closed = False
-        self._last_append = float("-inf")
-        self._busy = False  # the latest two appends came within one group window
         segments = self.segments()
         self._segment = segments[-1] if segments else 1
         self._repair_tail(self._segment)
@@ -186,9 +184,6 @@ class Spool:
             if self._closed:
                 raise Unavailable("the spool is closed (server shutting down); retry shortly")
             self._queue.append((payload, waiter))
-            now = time.monotonic()
-            self._busy = now - self._last_append < self.group_seconds
-            self._last_append = now
             self._lock.notify()
         return waiter
 
@@ -199,12 +194,8 @@ class Spool:
                     self._lock.wait()
                 if not self._queue and self._closed:
                     return
-                busy = self._busy
-            # Each fsync costs the machine about 0.2 ms of CPU whatever it carries. While appends
-            # come faster than one per window, wait a window so that one fsync carries several;
-            # an append that comes alone is written at once.
-            if busy and self.group_seconds > 0:
-                time.sleep(self.group_seconds)
+            if self.group_seconds > 0:
+                time.sleep(self.group_seconds)  # let a group form
             with self._lock:
                 group, self._queue = self._queue, []
             try:
