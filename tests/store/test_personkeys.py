@@ -101,7 +101,7 @@ def test_a_planted_first_hash_collision_is_settled_by_the_table(store: DuckDBSto
     h_bob = store.scalar("SELECT hash('bob')")
     h_alice = store.scalar("SELECT hash('alice')")
     # alice's entry with a wrong second hash; bob's first hash taken by alice's key
-    store._persons = PersonKeys(u64(h_alice, h_bob), u64(0, 0), i64(alice, alice))
+    store._persons._map = PersonKeys(u64(h_alice, h_bob), u64(0, 0), i64(alice, alice))
     store.insert_events([ev(2, anonymous_id="alice"), ev(3, anonymous_id="bob")])
     codes_agree(store)
     assert person_key(store, "bob") == alice + 1

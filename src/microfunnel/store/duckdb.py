@@ -36,7 +36,7 @@ from microfunnel.store.ddl import (
 )
 from microfunnel.store.idfilter import IdFilter
 from microfunnel.store.jsonrows import ROWS_SQL
-from microfunnel.store.personkeys import PersonKeys
+from microfunnel.store.personkeys import Persons
 
 __all__ = ["DuckDBStore"]
 
@@ -47,16 +47,10 @@ _ALL_COLS = ", ".join([*EVENT_COLUMNS, *DERIVED_COLUMNS])
 # The person an incoming row ``b`` belongs to: its user, else the user its device merged into.
 _RESOLVED = "coalesce(b.user_id, i.user_id, b.person_id)"
 _IDENTITY_JOIN = "LEFT JOIN identities i ON i.anonymous_id = b.anonymous_id"
-# ``_people`` is the batch's persons with their keys (see ``_people``).
+# ``_people`` is the batch's persons with their keys (see ``Persons.register``).
 _CODES = (
     "JOIN event_names n ON n.name = b.event JOIN _people p ON p.person_id = {person}",
     "n.code AS event_code, p.person_key AS person_key",
-)
-# The distinct persons of ``{rows}``, in order of first appearance, with two hashes each.
-_PEOPLE_SQL = (
-    "SELECT v, hash(v) AS h, hash(reverse(v)) AS h2 FROM (SELECT v, min(f) AS f FROM "
-    "(SELECT {person} AS v, row_number() OVER () AS f FROM {rows} b {join}) "
-    "WHERE v IS NOT NULL GROUP BY v) ORDER BY f"
 )
 
 
@@ -88,10 +82,6 @@ def _add_names(con: duckdb.DuckDBPyConnection, batch: str) -> None:
     con.execute(dictionary_insert_sql("event_names", "code", "name", f"SELECT event FROM {batch}"))
 
 
-# Persons a transaction added to ``persons``: their two hashes and keys.
-_Added = tuple[Any, Any, Any]
-
-
 def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
     with contextlib.suppress(duckdb.Error):
         con.unregister(name)
@@ -120,7 +110,7 @@ class DuckDBStore(Store, EventCodes):
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._ids = IdFilter()
-        self._persons: PersonKeys | None = None  # read when the first insert needs it
+        self._persons = Persons()
         # Times without an offset are UTC everywhere in the store, whatever the machine's zone.
         self._con.execute("SET TimeZone = 'UTC'")
         # Every commit still syncs its WAL. A checkpoint (the WAL's rows compressed into the
@@ -264,7 +254,7 @@ class DuckDBStore(Store, EventCodes):
             else:
                 guard, params = self._recent_guard(con, hashes, first - window)
             _add_names(con, "_batch")
-            added = self._people(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
+            added = self._persons.register(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
             repeats = len(np.unique(hashes)) < len(hashes)
             rows = _FIRST_OF_EACH_ID if repeats else "_batch"
             con.execute(_INSERT_SQL.format(rows=rows, guard=guard), params)
@@ -276,77 +266,13 @@ class DuckDBStore(Store, EventCodes):
             raise StoreError(f"insert into DuckDB failed: {exc}") from exc
         finally:
             _unregister(con, "_people")
-        self._people_added(added)
+        self._persons.added(added)
         if self._ids.loaded and last is not None:
             self._ids.add(hashes, last)
             if self.dedupe_window is not None:
                 self._ids.expire(last - self.dedupe_window)
         count = int(inserted[0]) if inserted else 0
         return InsertResult(count, len(hashes) - count)
-
-    def _people(
-        self, con: duckdb.DuckDBPyConnection, rows: str, person: str, join: str = ""
-    ) -> _Added:
-        """Register ``_people``: each person of ``rows`` (the SQL ``person`` of row ``b``)
-        with its key, adding the new ones to ``persons`` (in the caller's transaction) with
-        keys numbered on in order of first appearance. What was added goes into the
-        in-memory map once the caller has committed (:meth:`_people_added`)."""
-        ids, hashes, seconds, keys = self._known_keys(con, rows, person, join)
-        known = self._person_keys(con)
-        new = keys == 0
-        keys[new] = np.arange(known.next_key, known.next_key + int(new.sum()), dtype=np.int64)
-        people = pa.table({"person_id": ids, "person_key": pa.array(keys)})
-        if new.any():
-            con.register("_new_people", people.filter(pa.array(new)))
-            try:
-                con.execute(
-                    "INSERT INTO persons (person_key, person_id) "
-                    "SELECT person_key, person_id FROM _new_people"
-                )
-            finally:
-                con.unregister("_new_people")
-        con.register("_people", people)
-        return hashes[new], seconds[new], keys[new]
-
-    def _known_keys(
-        self, con: duckdb.DuckDBPyConnection, rows: str, person: str, join: str = ""
-    ) -> tuple[pa.ChunkedArray, Any, Any, Any]:
-        """The distinct persons of ``rows`` in order of first appearance, their two hashes,
-        and their keys (0 for persons not in ``persons``)."""
-        found = con.sql(_PEOPLE_SQL.format(person=person, rows=rows, join=join)).to_arrow_table()
-        ids = found.column("v")
-        hashes = found.column("h").to_numpy()
-        seconds = found.column("h2").to_numpy()
-        keys, unsure = self._person_keys(con).lookup(hashes, seconds)
-        if unsure.any():  # a first-hash match with another second hash: the table tells
-            asked = ids.filter(pa.array(unsure)).to_pylist()
-            stored = dict(
-                con.execute(
-                    "SELECT person_id, person_key FROM persons WHERE list_contains(?, person_id)",
-                    [asked],
-                ).fetchall()
-            )
-            for at in np.flatnonzero(unsure):
-                keys[at] = stored.get(ids[int(at)].as_py(), 0)
-        return ids, hashes, seconds, keys
-
-    def _person_keys(self, con: duckdb.DuckDBPyConnection) -> PersonKeys:
-        """The in-memory ``persons`` map, read from the table the first time it is needed."""
-        if self._persons is None:
-            table = con.sql(
-                "SELECT hash(person_id) AS h, hash(reverse(person_id)) AS h2, person_key "
-                "FROM persons"
-            ).to_arrow_table()
-            self._persons = PersonKeys(
-                table.column("h").to_numpy(),
-                table.column("h2").to_numpy(),
-                table.column("person_key").to_numpy().astype(np.int64),
-            )
-        return self._persons
-
-    def _people_added(self, added: _Added) -> None:
-        if self._persons is not None:
-            self._persons.add(*added)
 
     @staticmethod
     def _batch_hashes(
@@ -418,7 +344,7 @@ class DuckDBStore(Store, EventCodes):
             try:
                 con.execute("BEGIN")
                 _add_names(con, "_bulk")
-                added = self._people(con, "_bulk", "b.person_id")
+                added = self._persons.register(con, "_bulk", "b.person_id")
                 con.execute(
                     f"INSERT INTO events ({_ALL_COLS}) SELECT {cols}, {_CODES[1]} FROM _bulk b "
                     f"{_CODES[0].format(person='b.person_id')} ORDER BY b._rn"
@@ -431,7 +357,7 @@ class DuckDBStore(Store, EventCodes):
             finally:
                 con.unregister("_bulk")
                 _unregister(con, "_people")
-            self._people_added(added)
+            self._persons.added(added)
             self._ids = IdFilter(self._ids.capacity)  # reloaded, with these ids, when next used
         return table.num_rows
 
@@ -494,7 +420,7 @@ class DuckDBStore(Store, EventCodes):
                     "INSERT INTO identities SELECT anonymous_id, user_id, ? FROM _merges WHERE new",
                     [now],
                 )
-                added = self._people(con, "_merges", "b.user_id")
+                added = self._persons.register(con, "_merges", "b.user_id")
                 row = self._repoint(con)
                 con.execute("COMMIT")
             except duckdb.Error as exc:
@@ -504,7 +430,7 @@ class DuckDBStore(Store, EventCodes):
             finally:
                 for name in ("_merges", "_people", "_anonymous"):
                     _unregister(con, name)
-            self._people_added(added)
+            self._persons.added(added)
         return int(row[0]) if row else 0
 
     def _repoint(self, con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
@@ -512,7 +438,7 @@ class DuckDBStore(Store, EventCodes):
         the users' keys). Until then an anonymous id's events carry its own person key, and
         keys grow with time, so row groups older than its key are skipped by their zone maps:
         a merge reads the events since the id first came, not the whole table."""
-        ids, _, _, keys = self._known_keys(con, "_merges", "b.anonymous_id")
+        ids, _, _, keys = self._persons.known(con, "_merges", "b.anonymous_id")
         seen = keys > 0
         if not seen.any():  # no events of these anonymous ids yet
             return (0,)
@@ -570,7 +496,7 @@ class DuckDBStore(Store, EventCodes):
             )
             con.execute("DELETE FROM identities WHERE user_id = ?", [user_id])
             con.execute("CHECKPOINT")
-            self._persons = None  # its keys may be free again: read the table anew
+            self._persons.reset()  # its keys may be free again: read the table anew
         return int(row[0]) if row else 0
 
     def mark_replayed(self, event_ids: Sequence[str]) -> None:
