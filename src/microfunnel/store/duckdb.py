@@ -34,7 +34,7 @@ from microfunnel.store.ddl import (
     duckdb_ddl,
     duckdb_migrations,
 )
-from microfunnel.store.idfilter import IdFilter
+from microfunnel.store.idfilter import IdFilter, recent_guard
 from microfunnel.store.jsonrows import ROWS_SQL
 from microfunnel.store.personkeys import Persons
 
@@ -252,7 +252,7 @@ class DuckDBStore(Store, EventCodes):
             if window is None or first is None:  # (rows without a receipt time: tests)
                 guard, params = _NOT_STORED, list[Any]()
             else:
-                guard, params = self._recent_guard(con, hashes, first - window)
+                guard, params = recent_guard(con, self._ids, hashes, first - window)
             _add_names(con, "_batch")
             added = self._persons.register(con, "_batch", _RESOLVED, _IDENTITY_JOIN)
             repeats = len(np.unique(hashes)) < len(hashes)
@@ -285,47 +285,6 @@ class DuckDBStore(Store, EventCodes):
         ).to_arrow_table()
         hashes = table.column("h").to_numpy()
         return hashes, table.column("lo")[0].as_py(), table.column("hi")[0].as_py()
-
-    def _recent_guard(
-        self, con: duckdb.DuckDBPyConnection, hashes: Any, since: datetime
-    ) -> tuple[str, list[Any]]:
-        """The insert's dedupe condition for ids received since ``since``: the stored ids
-        among the filter's "maybe" answers, plus a table check of any span before the
-        filter's coverage."""
-        ids = self._ids
-        if not ids.loaded:
-            self._load_ids(con, since)
-        stored: list[str] = []
-        maybe = ids.contains(hashes)
-        if maybe.any():
-            stored = [
-                r[0]
-                for r in con.execute(
-                    "SELECT DISTINCT event_id FROM events WHERE received_at >= ? AND event_id IN "
-                    "(SELECT event_id FROM _batch "
-                    "WHERE list_contains(?::UBIGINT[], hash(event_id)))",
-                    [since, hashes[maybe].tolist()],
-                ).fetchall()
-            ]
-        guard, params = "NOT list_contains(?, b.event_id)", list[Any]([stored])
-        assert ids.covered_from is not None
-        if ids.covered_from > since:  # the filter dropped older ids: the table answers for them
-            guard += (
-                " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id "
-                "AND e.received_at >= ? AND e.received_at < ?)"
-            )
-            params += [since, ids.covered_from]
-        return guard, params
-
-    def _load_ids(self, con: duckdb.DuckDBPyConnection, since: datetime) -> None:
-        """Fill the filter with the ids received since ``since`` (once per open store)."""
-        table = con.sql(
-            "SELECT hash(event_id) AS h, max(received_at) OVER () AS hi FROM events "
-            "WHERE received_at >= ?",
-            params=[since],
-        ).to_arrow_table()
-        newest = table.column("hi")[0].as_py() if table.num_rows else None
-        self._ids.load(table.column("h").to_numpy(), newest, since)
 
     def bulk_load(self, table: pa.Table) -> int:
         """Append rows in the ``events`` layout as they are: no dedupe, no identity lookup,

@@ -15,11 +15,13 @@ whose hash is not present is new. 8 bytes per id: 10M events of a week take 80 M
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import duckdb
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["IdFilter"]
+__all__ = ["IdFilter", "recent_guard"]
 
 Hashes = npt.NDArray[np.uint64]
 
@@ -122,3 +124,45 @@ class _Run:
         both = np.concatenate((self.hashes, later.hashes))
         both.sort(kind="stable")  # two sorted halves: timsort merges them in one pass
         return _Run(both, max(self.newest, later.newest))
+
+
+def recent_guard(
+    con: duckdb.DuckDBPyConnection, ids: IdFilter, hashes: Hashes, since: datetime
+) -> tuple[str, list[Any]]:
+    """A DuckDB insert's dedupe condition on its rows ``b`` (registered as ``_batch``) for ids
+    received since ``since``: the stored ids among the filter's "maybe" answers, plus a table
+    check of any span before the filter's coverage. Fills ``ids`` first if it is empty."""
+    if not ids.loaded:
+        _load(con, ids, since)
+    stored: list[str] = []
+    maybe = ids.contains(hashes)
+    if maybe.any():
+        stored = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT event_id FROM events WHERE received_at >= ? AND event_id IN "
+                "(SELECT event_id FROM _batch "
+                "WHERE list_contains(?::UBIGINT[], hash(event_id)))",
+                [since, hashes[maybe].tolist()],
+            ).fetchall()
+        ]
+    guard, params = "NOT list_contains(?, b.event_id)", list[Any]([stored])
+    assert ids.covered_from is not None
+    if ids.covered_from > since:  # the filter dropped older ids: the table answers for them
+        guard += (
+            " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id "
+            "AND e.received_at >= ? AND e.received_at < ?)"
+        )
+        params += [since, ids.covered_from]
+    return guard, params
+
+
+def _load(con: duckdb.DuckDBPyConnection, ids: IdFilter, since: datetime) -> None:
+    """Fill the filter with the ids received since ``since`` (once per open store)."""
+    table = con.sql(
+        "SELECT hash(event_id) AS h, max(received_at) OVER () AS hi FROM events "
+        "WHERE received_at >= ?",
+        params=[since],
+    ).to_arrow_table()
+    newest = table.column("hi")[0].as_py() if table.num_rows else None
+    ids.load(table.column("h").to_numpy(), newest, since)
