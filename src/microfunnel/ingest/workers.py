@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import socket
@@ -37,7 +38,14 @@ import msgspec
 from microfunnel.errors import MicrofunnelError, PayloadTooLarge, Unavailable
 from microfunnel.events.privacy import truncate_ip
 
-__all__ = ["PrepareReply", "PrepareRequest", "Workers", "decoder_name", "fill_request_context"]
+__all__ = [
+    "PrepareReply",
+    "PrepareRequest",
+    "Workers",
+    "decoder_name",
+    "fill_request_context",
+    "tune_gc",
+]
 
 log = logging.getLogger("microfunnel.workers")
 
@@ -119,6 +127,21 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a collector process (the server and each
+    preparation worker).
+
+    Ingestion allocates a dozen container objects per event and frees them by reference count
+    (events hold no cycles), yet each allocation burst makes the cyclic collector walk the
+    young objects, and now and then every object alive, the imported code included.
+    Everything alive at start-up is moved out of its sight once, and young collections run
+    every 50,000 allocations instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def _serve(sock: socket.socket, project_path: str) -> None:
     """The worker's loop: one request at a time until the server closes the socket."""
     from microfunnel.config import Project
@@ -143,6 +166,7 @@ def _serve(sock: socket.socket, project_path: str) -> None:
     decoders: dict[str, Callable[..., Any]] = {}
     request_decoder = msgspec.msgpack.Decoder(PrepareRequest)
     encode = msgspec.msgpack.Encoder().encode
+    tune_gc()
     while True:
         head = _recv_exact(sock, _FRAME.size)
         if head is None:

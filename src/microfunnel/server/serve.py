@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import threading
 import time
@@ -20,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from microfunnel.config import Project
 from microfunnel.events.model import Event
+from microfunnel.ingest.workers import tune_gc
 from microfunnel.server.app import create_app
 
 __all__ = ["ServerThread", "run_demo", "send_events", "serve_forever"]
@@ -45,22 +45,8 @@ def serve_forever(projects: Sequence[Project], *, host: str, port: int) -> None:
     console.print(f"microfunnel on [bold]http://{host}:{port}/[/bold]  (Ctrl-C stops)")
     if not is_loopback(host):
         console.print("bound beyond localhost: the dashboard and API ask for a secret key")
-    _tune_gc()
+    tune_gc()
     uvicorn.Server(_config(projects, host, port)).run()
-
-
-def _tune_gc() -> None:
-    """Fewer, cheaper garbage collections for a collector process.
-
-    Ingestion allocates a dozen container objects per event and frees them by reference count
-    (events hold no cycles), yet each allocation burst makes the cyclic collector walk the
-    young objects, and now and then every object alive, the imported code included.
-    Everything alive at start-up is moved out of its sight once, and young collections run
-    every 50,000 allocations instead of 700.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 class ServerThread:
