@@ -9,8 +9,8 @@ import os
 
 # DuckDB allocates through its own jemalloc, which returns the pages an insert freed to the
 # system after one second; under steady ingest the writer's next batches then fault them in
-# again, about two thirds of its page faults and a third of its system time. Ten seconds keeps
-# them for the next batches. jemalloc reads this once, when DuckDB is first imported (hence
+# again: most of its page faults and about half its system time. Ten seconds keeps them for
+# the next batches. jemalloc reads this once, when DuckDB is first imported (hence
 # here, before any module imports it); a value set in the environment wins.
 os.environ.setdefault("DUCKDB_JE_MALLOC_CONF", "dirty_decay_ms:10000")
 

@@ -125,8 +125,7 @@ class DuckDBStore(Store, EventCodes):
         self._readers = 0
         self._migrate()
 
-    @contextlib.contextmanager
-    def _serial(self) -> Iterator[None]:
+    def _lower_threads(self) -> None:
         """DuckDB's worker threads off for the writer's inserts (under the write lock): on a
         batch of thousands of events they only add CPU (35% more at 2 threads), spinning for
         tasks. ``threads`` is the database's, so the writer lowers it only while no read is
@@ -137,7 +136,6 @@ class DuckDBStore(Store, EventCodes):
         with self._threads_lock:
             if self._parallel and self._readers == 0:
                 self._set_threads(self._con, 1)
-        yield
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
@@ -230,7 +228,8 @@ class DuckDBStore(Store, EventCodes):
         if not arrays:
             return InsertResult(0, 0)
         source = pa.table({"j": pa.array(arrays, pa.binary()).cast(pa.string())})
-        with self._write_lock, self._serial():
+        with self._write_lock:
+            self._lower_threads()
             con = self._con
             con.register("_json", source)
             try:
