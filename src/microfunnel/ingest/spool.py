@@ -55,9 +55,15 @@ class Record:
 _TIMED_OUT = "the spool did not confirm the write in time; retry"
 
 
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():  # it may have been given up on (timeout, client gone)
-        future.set_result(None)
+def _settle(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # it may have been given up on (timeout, client gone)
+            future.set_result(None)
+
+
+def _time_out(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _segment_name(n: int) -> str:
@@ -73,14 +79,23 @@ def _fsync_dir(path: Path) -> None:
 
 
 class _Waiter:
-    __slots__ = ("carry", "done", "end", "error", "wake")
+    """One appender waiting for its group's fsync: a thread (``done``) or, for
+    :meth:`Spool.append_async`, a future of an event loop (``loop``, ``future``)."""
 
-    def __init__(self, carry: Any = None, wake: Callable[[], None] | None = None) -> None:
-        self.done = threading.Event()
+    __slots__ = ("carry", "done", "end", "error", "future", "loop")
+
+    def __init__(
+        self,
+        carry: Any = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
+        self.done = threading.Event() if future is None else None
+        self.loop = loop
+        self.future = future
         self.end: Position | None = None
         self.error: BaseException | None = None
         self.carry = carry
-        self.wake = wake  # called on the spool thread once ``done`` is set
 
     def result(self) -> Position:
         if self.error is not None:
@@ -156,6 +171,7 @@ class Spool:
         ``carry`` travels with the record to ``on_durable`` (see :class:`Record`).
         """
         waiter = self._enqueue(payload, _Waiter(carry))
+        assert waiter.done is not None
         if not waiter.done.wait(timeout):
             raise Unavailable(_TIMED_OUT, retry_after=2)
         return waiter.result()
@@ -164,19 +180,19 @@ class Spool:
         self, payload: bytes, timeout: float = 30.0, *, carry: Any = None
     ) -> Position:
         """``append`` for an event loop: the loop serves other requests while the group is
-        fsync'd, and no thread is held waiting."""
+        fsync'd, and no thread is held waiting. The spool thread wakes each loop once per
+        group, however many of its requests the group holds."""
         loop = asyncio.get_running_loop()
-        durable = loop.create_future()
-
-        def wake() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
-                loop.call_soon_threadsafe(_settle, durable)
-
-        waiter = self._enqueue(payload, _Waiter(carry, wake))
+        durable: asyncio.Future[None] = loop.create_future()
+        waiter = self._enqueue(payload, _Waiter(carry, loop, durable))
+        # A timer that fails the future, not asyncio.wait_for: that costs a task per request.
+        timer = loop.call_later(timeout, _time_out, durable)
         try:
-            await asyncio.wait_for(durable, timeout)
+            await durable
         except TimeoutError:
             raise Unavailable(_TIMED_OUT, retry_after=2) from None
+        finally:
+            timer.cancel()
         return waiter.result()
 
     def _enqueue(self, payload: bytes, waiter: _Waiter) -> _Waiter:
@@ -237,12 +253,17 @@ class Spool:
 
     @staticmethod
     def _release(group: list[tuple[bytes, _Waiter]], error: BaseException | None) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for _, waiter in group:
             if error is not None:
                 waiter.error = error
-            waiter.done.set()
-            if waiter.wake is not None:
-                waiter.wake()
+            if waiter.done is not None:
+                waiter.done.set()
+            elif waiter.loop is not None and waiter.future is not None:
+                by_loop.setdefault(waiter.loop, []).append(waiter.future)
+        for loop, futures in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                loop.call_soon_threadsafe(_settle, futures)
 
     def _cut_back(self) -> None:
         """After a failed write or fsync (disk full, I/O error), drop the group's bytes.

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import gc
 import importlib
+import io
 import logging
 import socket
 import struct
@@ -116,15 +117,10 @@ def _from_micros(us: int) -> datetime:
 # --- the worker process -------------------------------------------------------------------------
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
-    chunks = []
-    while size:
-        chunk = sock.recv(min(size, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
+def _read_exact(stream: io.BufferedReader[socket.SocketIO], size: int) -> bytes | None:
+    """``size`` bytes, or None once the server has closed the socket."""
+    data = stream.read(size)
+    return data if len(data) == size else None
 
 
 def tune_gc() -> None:
@@ -166,12 +162,15 @@ def _serve(sock: socket.socket, project_path: str) -> None:
     decoders: dict[str, Callable[..., Any]] = {}
     request_decoder = msgspec.msgpack.Decoder(PrepareRequest)
     encode = msgspec.msgpack.Encoder().encode
+    # Buffered: one receive usually brings a frame's length and body (and any frames queued
+    # behind it), where reading them apart took a system call each.
+    stream = io.BufferedReader(socket.SocketIO(sock, "rb"), buffer_size=1 << 20)
     tune_gc()
     while True:
-        head = _recv_exact(sock, _FRAME.size)
+        head = _read_exact(stream, _FRAME.size)
         if head is None:
             return
-        frame = _recv_exact(sock, _FRAME.unpack(head)[0])
+        frame = _read_exact(stream, _FRAME.unpack(head)[0])
         if frame is None:
             return
         request = request_decoder.decode(frame)
@@ -304,8 +303,10 @@ class _Worker:
 
     @property
     def alive(self) -> bool:
+        """Its reader still runs: a worker's death closes its socket, which ends the reader
+        (asked per request, so no ``waitpid`` system call here)."""
         task = self.reader_task
-        return self.process.poll() is None and task is not None and not task.done()
+        return task is not None and not task.done()
 
     def close(self) -> None:
         if self.writer is not None:
