@@ -83,6 +83,18 @@ def test_jsonl_with_a_broken_line_is_quarantined_not_lost(tmp_path: Path) -> Non
     assert "line 2 is not JSON" in json.loads(out)[0]["reasons"][0]
 
 
+def test_quarantine_list_shows_the_newest_first(tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    run("init", str(project))
+    for name in ("first_mistake", "latest_mistake"):  # two imports: two receipt times
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(json.dumps({"event": name, "event_id": name}) + "\n")
+        code, out = run("import", str(path), "-p", str(project), "--json")
+        assert code == 0 and json.loads(out)["quarantined"] == 1, out
+    code, out = run("quarantine", "list", "-p", str(project), "-n", "1", "--json")
+    assert code == 0 and [r["event"] for r in json.loads(out)] == ["latest_mistake"]
+
+
 def test_keys_create_and_list(tmp_path: Path) -> None:
     project = tmp_path / "shop"
     run("init", str(project))

@@ -68,6 +68,26 @@ def test_quarantine_keeps_reasons_and_replay_flag(store: Store) -> None:
     assert len(store.quarantine_rows(pending_only=False)) == 1
 
 
+def test_quarantine_lists_oldest_first_for_replay_and_newest_first_for_people(
+    store: Store,
+) -> None:
+    store.insert_quarantine(
+        [
+            QuarantineRecord(
+                event_id=f"q{minute}",
+                event="x",
+                received_at=T0 + timedelta(minutes=minute),
+                reasons=["r"],
+                raw={"event": "x"},
+                plan_version=1,
+            )
+            for minute in (2, 0, 1)
+        ]
+    )
+    assert [r["event_id"] for r in store.quarantine_rows(2)] == ["q0", "q1"]
+    assert [r["event_id"] for r in store.quarantine_rows(2, newest_first=True)] == ["q2", "q1"]
+
+
 def test_forget_removes_events_identities_and_quarantine(store: Store) -> None:
     store.insert_events([ev(1, anonymous_id="anon-f"), ev(2, anonymous_id="other")])
     store.insert_events([ev(3, anonymous_id="anon-f", user_id="user-f")])

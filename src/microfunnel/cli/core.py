@@ -134,9 +134,9 @@ def quarantine_list(
     everything: bool = typer.Option(False, "--all", help="Include rows already replayed."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Quarantined events with every reason."""
+    """Quarantined events with every reason, the newest first."""
     with open_store(project) as store:
-        rows = store.quarantine_rows(limit, pending_only=not everything)
+        rows = store.quarantine_rows(limit, pending_only=not everything, newest_first=True)
     if as_json:
         print_json(rows)
         return

@@ -342,12 +342,15 @@ class Store(abc.ABC):
         return table.to_pylist()
 
     def quarantine_rows(
-        self, limit: int = 100, *, pending_only: bool = True
+        self, limit: int = 100, *, pending_only: bool = True, newest_first: bool = False
     ) -> list[dict[str, Any]]:
+        """Quarantined rows in order of receipt: the oldest first (replay's order), or the
+        newest first (what a person looking at a list wants to see after a tracking change)."""
         where = "WHERE replayed_at IS NULL" if pending_only else ""
+        order = "DESC" if newest_first else "ASC"
         table = self.query(
             f"SELECT event_id, event, received_at, reasons, raw, plan_version, replayed_at "
-            f"FROM quarantine {where} ORDER BY received_at LIMIT ?",
+            f"FROM quarantine {where} ORDER BY received_at {order}, event_id LIMIT ?",
             [int(limit)],
         )
         rows = table.to_pylist()

@@ -41,7 +41,7 @@ def quarantine(
     everything: bool = Query(False, alias="all"),
     runtime: Runtime = Depends(read_access),
 ) -> list[dict[str, Any]]:
-    rows = runtime.store.quarantine_rows(limit, pending_only=not everything)
+    rows = runtime.store.quarantine_rows(limit, pending_only=not everything, newest_first=True)
     return to_jsonable(rows)
 
 

@@ -12,7 +12,7 @@ __all__ = ["data_page"]
 
 def data_page(runtime: Runtime, *, limit: int = 200) -> dict[str, Any]:
     store, plan = runtime.store, runtime.plan
-    quarantine = store.quarantine_rows(limit, pending_only=True)
+    quarantine = store.quarantine_rows(limit, pending_only=True, newest_first=True)
     stored = set(store.event_names())
     events = [
         {
