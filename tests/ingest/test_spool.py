@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,32 @@ def test_async_append_on_a_closed_spool_is_refused(tmp_path: Path) -> None:
     spool.close()
     with pytest.raises(Unavailable, match="closed"):
         asyncio.run(spool.append_async(b"late"))
+
+
+def test_async_append_times_out_when_the_fsync_never_comes_and_failures_reach_every_waiter(
+    tmp_path: Path,
+) -> None:
+    """A stuck disk: the caller gets a 503-style error at its timeout, not a hang; a failed
+    write fails every waiter of its group, sync and async alike (nothing answered 200)."""
+    spool = Spool(tmp_path, group_ms=0)
+    release = threading.Event()
+    spool.fault = lambda: release.wait(5)  # the write blocks until released
+    with pytest.raises(Unavailable, match="did not confirm"):
+        asyncio.run(spool.append_async(b"stuck", timeout=0.2))
+    release.set()
+
+    def fail() -> None:
+        raise OSError("no space left on device")
+
+    spool.fault = fail
+
+    async def group() -> list[BaseException | Position]:
+        jobs = [spool.append_async(f"f{i}".encode(), timeout=5) for i in range(5)]
+        return list(await asyncio.gather(*jobs, return_exceptions=True))
+
+    outcomes = asyncio.run(group())
+    assert len(outcomes) == 5 and all(isinstance(o, Unavailable) for o in outcomes)
+    assert all("no space left" in str(o) for o in outcomes)
+    spool.fault = None
+    assert asyncio.run(spool.append_async(b"healed", timeout=5)) is not None
+    spool.close()

@@ -80,18 +80,12 @@ def _fsync_dir(path: Path) -> None:
 
 class _Waiter:
     """One appender waiting for its group's fsync: a thread (``done``) or, for
-    :meth:`Spool.append_async`, a future of an event loop (``loop``, ``future``)."""
+    :meth:`Spool.append_async`, a future of an event loop."""
 
-    __slots__ = ("carry", "done", "end", "error", "future", "loop")
+    __slots__ = ("carry", "done", "end", "error", "future")
 
-    def __init__(
-        self,
-        carry: Any = None,
-        loop: asyncio.AbstractEventLoop | None = None,
-        future: asyncio.Future[None] | None = None,
-    ) -> None:
+    def __init__(self, carry: Any = None, future: asyncio.Future[None] | None = None) -> None:
         self.done = threading.Event() if future is None else None
-        self.loop = loop
         self.future = future
         self.end: Position | None = None
         self.error: BaseException | None = None
@@ -184,7 +178,7 @@ class Spool:
         group, however many of its requests the group holds."""
         loop = asyncio.get_running_loop()
         durable: asyncio.Future[None] = loop.create_future()
-        waiter = self._enqueue(payload, _Waiter(carry, loop, durable))
+        waiter = self._enqueue(payload, _Waiter(carry, durable))
         # A timer that fails the future, not asyncio.wait_for: that costs a task per request.
         timer = loop.call_later(timeout, _time_out, durable)
         try:
@@ -257,10 +251,10 @@ class Spool:
         for _, waiter in group:
             if error is not None:
                 waiter.error = error
-            if waiter.done is not None:
+            if waiter.future is not None:
+                by_loop.setdefault(waiter.future.get_loop(), []).append(waiter.future)
+            elif waiter.done is not None:
                 waiter.done.set()
-            elif waiter.loop is not None and waiter.future is not None:
-                by_loop.setdefault(waiter.loop, []).append(waiter.future)
         for loop, futures in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
                 loop.call_soon_threadsafe(_settle, futures)
