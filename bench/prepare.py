@@ -13,18 +13,30 @@ collector uses (``Runtime`` on a new project: default plan and settings; nothing
 to the spool). CPU time of this thread (``time.thread_time``), best of ``--repeats``, in µs per
 event; each repeat prepares freshly decoded batches, because prepare changes the events it is
 given.
+
+``--floors`` adds what the column-wise alternative would start from, in the same process: the
+fixed and per-event costs of the engines that could check a batch column by column instead of
+walking each event (pyarrow's JSON reader, one pyarrow.compute regex over one column, a DuckDB
+query), on the same ``view_item`` events, per request (100) and for 16 requests taken together.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import duckdb
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -33,6 +45,7 @@ from loadgen import SEQ, make_batch
 from microfunnel.events.formats import native
 from microfunnel.events.formats.common import DecodedBatch
 from microfunnel.events.model import utcnow
+from microfunnel.events.privacy import _MAYBE_PII
 from microfunnel.ingest.pipeline import Ingestor
 from microfunnel.ingest.runtime import Runtime
 from microfunnel.project import init_project
@@ -141,11 +154,47 @@ def measure(
     ) / events * 1e6
 
 
+def floors(batch: int, repeats: int) -> dict[str, float]:
+    """µs per event of the column-wise building blocks on ``batch`` view_item events."""
+    items = msgspec.json.decode(view_item_batch(1, batch))["batch"]
+    ndjson = b"\n".join(msgspec.json.encode(item) for item in items)
+    body = msgspec.json.encode({"batch": items})
+    paths = pa.array([item["context"]["page_path"] for item in items])
+    options = pa_json.ReadOptions(use_threads=False, block_size=max(len(ndjson), 1 << 20))
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    rows = "SELECT count(*) FROM (SELECT unnest(from_json(?::JSON -> 'batch', ?)))"
+    shape = '[{"event": "VARCHAR", "event_id": "VARCHAR", "properties": "JSON", "context": "JSON"}]'
+    steps: dict[str, Callable[[], object]] = {
+        "pyarrow.json.read_json (parse only)": lambda: pa_json.read_json(
+            io.BytesIO(ndjson), read_options=options
+        ),
+        "pyarrow.compute regex, one column": lambda: pc.match_substring_regex(
+            paths, _MAYBE_PII.pattern
+        ),
+        "DuckDB round trip (SELECT 1)": lambda: con.execute("SELECT 1").fetchall(),
+        "DuckDB from_json of the body": lambda: con.execute(rows, [body, shape]).fetchall(),
+    }
+    runs = max(1, 40_000 // batch)
+
+    def timed(step: Callable[[], object]) -> Callable[[], float]:
+        def run() -> float:
+            start = time.thread_time()
+            for _ in range(runs):
+                step()
+            return time.thread_time() - start
+
+        return run
+
+    return {name: best(repeats, timed(step)) / (runs * batch) * 1e6 for name, step in steps.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=100, help="events per request body")
     parser.add_argument("--batches", type=int, default=40, help="bodies per repeat")
     parser.add_argument("--repeats", type=int, default=5, help="take the best of this many")
+    parser.add_argument("--floors", action="store_true", help="add the column-wise building blocks")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, Runtime(init_project(tmp).project) as runtime:
         print(f"µs per event, one thread, best of {args.repeats}, batches of {args.batch}")
@@ -157,6 +206,13 @@ def main() -> None:
         ):
             decoded, prepared = measure(runtime.ingestor, make, args, fresh)
             print(f"{name:<12} {decoded:>8.2f} {prepared:>8.2f} {decoded + prepared:>8.2f}")
+    if args.floors:
+        grouped = 16 * args.batch
+        print(f"\ncolumn-wise building blocks on view_item, µs per event, best of {args.repeats}")
+        print(f"{'step':<38} {args.batch:>8} {grouped:>8}")
+        alone, together = floors(args.batch, args.repeats), floors(grouped, args.repeats)
+        for name, cost in alone.items():
+            print(f"{name:<38} {cost:>8.2f} {together[name]:>8.2f}")
 
 
 if __name__ == "__main__":
