@@ -227,6 +227,11 @@ def test_unknown_event_suggests_closest_names() -> None:
         "Event `completely_different` is not in the tracking plan (tracking plan v1): "
         "fix the name, or add the event to tracking-plan.yaml."
     ]
+    # letters in common are not a likeness: difflib alone offered `view_item` here
+    assert reasons("new_mistake") == [
+        "Event `new_mistake` is not in the tracking plan (tracking plan v1): "
+        "fix the name, or add the event to tracking-plan.yaml."
+    ]
 
 
 def test_event_naming_rule() -> None:

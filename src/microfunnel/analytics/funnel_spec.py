@@ -7,7 +7,6 @@ windows, time ranges.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -15,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from microfunnel.errors import QueryError
+from microfunnel.hints import close_names
 from microfunnel.query.conditions import LIFTED, Filter, Match, check_name
 from microfunnel.query.segments import Attribution, SegmentSpec
 from microfunnel.store.base import Store
@@ -143,7 +143,7 @@ class Checker:
         if self._names is None:
             self._names = self.store.event_names()
         if name not in self._names:
-            close = difflib.get_close_matches(name, self._names, n=3, cutoff=0.5)
+            close = close_names(name, self._names, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             known = ", ".join(self._names[:12]) or "none yet"
             raise QueryError(

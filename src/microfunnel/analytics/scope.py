@@ -9,13 +9,13 @@ name suggests the closest known names; an unknown time zone or filter says what 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from microfunnel.errors import QueryError
+from microfunnel.hints import close_names
 from microfunnel.query.scope import LIFTED_COLUMNS, EventScope, last_timestamp_sql
 
 __all__ = [
@@ -36,7 +36,7 @@ ASSOCIATION_NOTE = (
 
 def suggest(name: str, known: Iterable[str]) -> str:
     """`` (did you mean `a`, `b`?)`` for the closest known names, or ``""``."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    close = close_names(name, known, cutoff=0.5)
     return f" (did you mean {', '.join(f'`{c}`' for c in close)}?)" if close else ""
 
 

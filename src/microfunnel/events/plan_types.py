@@ -7,10 +7,11 @@ runtime types that certainly pass each test. ``_describe`` and ``_closest`` word
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from microfunnel.hints import close_names
 
 __all__ = ["SNAKE_CASE", "is_snake_case", "to_snake_case"]
 
@@ -99,7 +100,7 @@ def _describe(value: Any) -> str:
 
 
 def _closest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    close = close_names(name, known)
     if not close:
         return ""
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "? "

@@ -28,12 +28,12 @@ A bare event name (``primary: add_to_cart``) is the conversion metric of that ev
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from microfunnel.errors import DefinitionError
+from microfunnel.hints import close_names
 
 __all__ = ["Measure", "MeasureKind", "MetricDef", "MetricKind", "parse_metric"]
 
@@ -92,7 +92,7 @@ class MetricDef:
 
 def closest(name: str, known: Collection[str]) -> str:
     """`` (did you mean `x`?)`` when a known name is close, else an empty string."""
-    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    match = close_names(name, known, limit=1)
     return f" (did you mean `{match[0]}`?)" if match else ""
 
 
