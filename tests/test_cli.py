@@ -95,6 +95,27 @@ def test_quarantine_list_shows_the_newest_first(tmp_path: Path) -> None:
     assert code == 0 and [r["event"] for r in json.loads(out)] == ["latest_mistake"]
 
 
+def test_quarantine_problems_count_each_mistake_once(tmp_path: Path) -> None:
+    project = tmp_path / "shop"
+    run("init", str(project))
+    path = tmp_path / "events.jsonl"
+    lines = [{"event": "gift_wrap", "event_id": f"g{i}"} for i in range(3)]
+    lines.append({"event": "view_item", "event_id": "v1"})  # no currency, value or items
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, out = run("import", str(path), "-p", str(project), "--json")
+    assert code == 0 and json.loads(out)["quarantined"] == 4, out
+    code, out = run("quarantine", "problems", "-p", str(project), "--json")
+    answer = json.loads(out)
+    assert code == 0 and answer["pending"] == 4
+    assert [(p["event"], p["events"]) for p in answer["problems"]] == [
+        ("gift_wrap", 3),
+        ("view_item", 1),
+    ]
+    assert "gift_wrap" in answer["problems"][0]["reasons"][0]
+    code, out = run("quarantine", "problems", "-p", str(project))
+    assert code == 0 and "4 pending events, 2 problems shown" in out
+
+
 def test_keys_create_and_list(tmp_path: Path) -> None:
     project = tmp_path / "shop"
     run("init", str(project))

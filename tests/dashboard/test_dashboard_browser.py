@@ -234,6 +234,19 @@ def test_data_page_and_replay(site: Site, page: tuple[Page, Watch]) -> None:
     assert pg.locator("#tail tbody tr").count() == 15
     pending = len(site.api("/api/quarantine?limit=10000").json())
     assert pending > 0
+    # one row per problem, the largest first; the events one by one are folded away
+    grouped = site.api("/api/quarantine/problems").json()
+    assert grouped["pending"] == pending == number(pg.inner_text("#quarantine-count"))
+    problems = grouped["problems"]
+    assert sum(p["events"] for p in problems) == pending  # the demo has under 20 problems
+    rows = pg.locator("#quarantine-problems tbody tr")
+    assert rows.count() == len(problems) < pending
+    cells = rows.nth(0).locator("td")
+    assert cells.nth(0).inner_text() == problems[0]["event"]
+    assert number(cells.nth(2).inner_text()) == problems[0]["events"]
+    assert not pg.is_visible("#quarantine-events table")
+    pg.click("#quarantine-events summary")
+    assert pg.is_visible("#quarantine-events table")
     # the shop sends checkout errors of a type the plan does not list: list it, then replay
     reasons = [r for q in site.api("/api/quarantine").json() for r in q["reasons"]]
     assert any("card_declined" in r for r in reasons)

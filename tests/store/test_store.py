@@ -10,6 +10,11 @@ from microfunnel.store.base import QuarantineRecord, Store
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
+def _naive(value: datetime) -> datetime:
+    """A time as naive UTC (engines return naive or aware UTC times)."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
 def ev(i: int, name: str = "view_item", **kw: object) -> Event:
     e = Event(
         event=name,
@@ -86,6 +91,40 @@ def test_quarantine_lists_oldest_first_for_replay_and_newest_first_for_people(
     )
     assert [r["event_id"] for r in store.quarantine_rows(2)] == ["q0", "q1"]
     assert [r["event_id"] for r in store.quarantine_rows(2, newest_first=True)] == ["q2", "q1"]
+
+
+def test_quarantine_problems_group_alike_events_largest_first(store: Store) -> None:
+    def record(n: int, event: str | None, reason: str, minute: int) -> QuarantineRecord:
+        return QuarantineRecord(
+            event_id=f"p{n}",
+            event=event,
+            received_at=T0 + timedelta(minutes=minute),
+            reasons=[reason, "second reason"],
+            raw={"event": event},
+            plan_version=2,
+        )
+
+    store.insert_quarantine(
+        [record(n, "checkout_error", "card_declined", n) for n in range(3)]
+        + [record(3, "checkout_error", "payment_timeout", 9), record(4, None, "no name", 5)]
+        + [record(5, "purchase", "no currency", 7), record(6, "purchase", "no currency", 8)]
+    )
+    store.mark_replayed(["p6"])
+    problems = store.quarantine_problems()
+    assert [(p["event"], p["reasons"][0], p["events"]) for p in problems] == [
+        ("checkout_error", "card_declined", 3),
+        ("checkout_error", "payment_timeout", 1),  # ties: the latest seen first
+        ("purchase", "no currency", 1),
+        (None, "no name", 1),
+    ]
+    first = problems[0]
+    assert first["reasons"] == ["card_declined", "second reason"]
+    assert _naive(first["first_received"]) == _naive(T0)
+    assert _naive(first["last_received"]) == _naive(T0 + timedelta(minutes=2))
+    assert first["plan_version"] == 2
+    assert len(store.quarantine_problems(2)) == 2
+    assert store.count_quarantined() == 6
+    assert store.count_quarantined(pending_only=False) == 7
 
 
 def test_forget_removes_events_identities_and_quarantine(store: Store) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -145,6 +147,39 @@ def quarantine_list(
         ["received_at", "event", "plan", "reasons"],
         [[r["received_at"], r["event"], r["plan_version"], "\n".join(r["reasons"])] for r in rows],
     )
+
+
+@quarantine_app.command("problems")
+def quarantine_problems(
+    project: Path = ProjectOption,
+    limit: int = typer.Option(20, "--limit", "-n", help="How many problems."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Pending quarantined events grouped by problem, the largest first."""
+    with open_store(project) as store:
+        pending, problems = store.count_quarantined(), store.quarantine_problems(limit)
+    if as_json:
+        print_json({"pending": pending, "problems": problems})
+        return
+    print_table(
+        f"quarantine: {pending} pending events, {len(problems)} problems shown",
+        ["events", "event", "problem", "first seen", "last seen"],
+        [
+            [
+                p["events"],
+                p["event"],
+                "\n".join(p["reasons"]),
+                _seconds(p["first_received"]),
+                _seconds(p["last_received"]),
+            ]
+            for p in problems
+        ],
+    )
+
+
+def _seconds(value: Any) -> str:
+    """A time to the second (a table's column has no room for microseconds)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
 
 
 @quarantine_app.command("replay")

@@ -359,6 +359,29 @@ class Store(abc.ABC):
             row["raw"] = json.loads(row["raw"])
         return rows
 
+    def count_quarantined(self, *, pending_only: bool = True) -> int:
+        """Quarantined events: those not replayed yet, or all."""
+        where = " WHERE replayed_at IS NULL" if pending_only else ""
+        return int(self.scalar(f"SELECT count(*) FROM quarantine{where}") or 0)
+
+    def quarantine_problems(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Pending quarantined events grouped by problem (the same event name and reasons),
+        the largest first: ``event``, ``reasons``, ``events``, ``first_received``,
+        ``last_received`` and the ``plan_version`` last checked against. One tracking mistake
+        quarantines thousands of events alike; a person fixing the plan wants each mistake
+        once, with how often and since when it happens."""
+        table = self.query(
+            "SELECT event, reasons, CAST(count(*) AS BIGINT) AS events, "
+            "min(received_at) AS first_received, max(received_at) AS last_received, "
+            "max(plan_version) AS plan_version FROM quarantine WHERE replayed_at IS NULL "
+            "GROUP BY event, reasons ORDER BY events DESC, last_received DESC, reasons LIMIT ?",
+            [int(limit)],
+        )
+        rows = table.to_pylist()
+        for row in rows:
+            row["reasons"] = json.loads(row["reasons"])
+        return rows
+
     def __enter__(self) -> Store:
         return self
 

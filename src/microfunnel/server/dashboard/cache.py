@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 def data_version(runtime: Any) -> Version:
     """What changes whenever the project's stored data changes."""
     store = runtime.store
-    pending = store.scalar("SELECT count(*) FROM quarantine WHERE replayed_at IS NULL")
-    return (id(runtime), runtime.writer.generation, store.count_events(), int(pending or 0))
+    pending = store.count_quarantined()
+    return (id(runtime), runtime.writer.generation, store.count_events(), pending)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,24 @@ def pvalue(value: Any) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def delay(seconds: Any) -> str:
+    """An arrival delay in the unit that reads best: ``42 s``, ``3.5 min``, ``2.0 h``; the
+    quality query clips delays at one day, so a day or more reads ``≥ 1 day``.
+
+    >>> delay(42), delay(210), delay(7200), delay(86400)
+    ('42 s', '3.5 min', '2.0 h', '≥ 1 day')
+    """
+    if _missing(seconds):
+        return "–"
+    if seconds >= 86400:
+        return "≥ 1 day"
+    if abs(seconds) >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if abs(seconds) >= 120:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.0f} s"
+
+
 def when(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
@@ -92,7 +110,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(
         chart_json=chart_json, pct=pct, signed_pct=signed_pct, pp=pp, num=num, pvalue=pvalue,
-        when=when,
+        when=when, delay=delay,
     )  # fmt: skip
     env.globals["asset_text"] = asset_text
     return env

@@ -45,6 +45,15 @@ def quarantine(
     return to_jsonable(rows)
 
 
+@router.get("/quarantine/problems")
+def quarantine_problems(
+    limit: int = Query(20, ge=1, le=1000), runtime: Runtime = Depends(read_access)
+) -> dict[str, Any]:
+    store = runtime.store
+    problems = store.quarantine_problems(limit)
+    return {"pending": store.count_quarantined(), "problems": to_jsonable(problems)}
+
+
 @router.post("/quarantine/replay")
 async def quarantine_replay(runtime: Runtime = Depends(read_access)) -> dict[str, Any]:
     result = await run_in_threadpool(runtime.replay_quarantine)

@@ -1,4 +1,4 @@
-"""Data page: the tracking plan, quarantined events with their reasons, counts per event."""
+"""Data page: the tracking plan, quarantined events by problem and one by one, counts per event."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from microfunnel.server.runtime import Runtime
 
 __all__ = ["data_page"]
 
+PROBLEMS = 20  # the largest problems shown; the rest wait for these to be fixed
+
 
 def data_page(runtime: Runtime, *, limit: int = 200) -> dict[str, Any]:
     store, plan = runtime.store, runtime.plan
     quarantine = store.quarantine_rows(limit, pending_only=True, newest_first=True)
+    problems = store.quarantine_problems(PROBLEMS)
     stored = set(store.event_names())
     events = [
         {
@@ -29,7 +32,9 @@ def data_page(runtime: Runtime, *, limit: int = 200) -> dict[str, Any]:
         "plan_events": events,
         "off_plan": off_plan,
         "quarantine": quarantine,
-        "quarantine_limit": limit,
+        "quarantine_pending": store.count_quarantined(),
+        "problems": problems,
+        "problems_limit": PROBLEMS,
         "total_events": store.count_events(),
         **quality_panel(store, plan.event_names),
     }
