@@ -34,6 +34,7 @@ def test_planted_bottleneck_and_its_worst_segment(shop: Store, planted: Planted)
     desktop = m.cells[m.segments.index("desktop")][1]
     assert desktop.excess_lost < 0 < cell.excess_lost
     assert "mobile loses the most at add_shipping_info -> add_payment_info" in m.sentence
+    assert f"about {cell.excess_lost:,.0f} more sessions than the overall rate" in m.sentence
     assert len(m.rates) == len(m.segments) and len(m.rates[0]) == len(CHECKOUT) - 1
 
 

@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
@@ -256,7 +256,9 @@ def _rows(
     return out
 
 
-Unitword = Literal["person", "session", "total"]
+def unit_plural(unit: str) -> str:
+    """What a sentence calls many of a funnel's units: people, sessions or entries."""
+    return {"person": "people", "session": "sessions", "total": "entries"}.get(unit, unit)
 
 
 def bottleneck(steps: Sequence[StepResult], unit: str) -> tuple[int | None, str]:
@@ -278,7 +280,7 @@ def bottleneck(steps: Sequence[StepResult], unit: str) -> tuple[int | None, str]
     if best is None or steps[best].drop_off == 0:
         return None, "No step loses anyone: every entrant reached the last step."
     prev, cur = steps[best - 1], steps[best]
-    word = {"person": "people", "session": "sessions", "total": "entries"}.get(unit, unit)
+    word = unit_plural(unit)
     return best, (
         f"The biggest leak is {prev.name} -> {cur.name}: {cur.drop_off:,} of {prev.count:,} {word} "
         f"({1 - cur.conversion_from_previous:.0%}) stop there, costing about "

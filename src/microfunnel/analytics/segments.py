@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from microfunnel.analytics.funnel import FunnelResult, funnel
+from microfunnel.analytics.funnel import FunnelResult, funnel, unit_plural
 from microfunnel.analytics.funnel_spec import Behaviour, Breakdown, Step
 from microfunnel.errors import QueryError
 from microfunnel.store.base import Store
@@ -119,7 +119,8 @@ def drop_off_matrix(
         sentence = (
             f"{worst.segment} loses the most at {result.steps[k - 1].name} -> {worst.step}: "
             f"{worst.drop_off:.0%} drop off there against {overall[k - 1]:.0%} overall, about "
-            f"{worst.excess_lost:,.0f} more {result.unit} units than the overall rate would lose."
+            f"{worst.excess_lost:,.0f} more {unit_plural(result.unit)} than the overall rate "
+            "would lose."
         )
     return DropOffMatrix(
         steps=tuple(s.name for s in result.steps),

@@ -167,6 +167,18 @@
     fig.appendChild(box);
   }
 
+  /* A label in at most two lines of `max` characters: split at the "_" or space nearest its
+   * middle, then cut with an ellipsis (the caller adds the whole label as a tooltip). */
+  function wrap(text, max) {
+    if (text.length <= max) return [text];
+    var cut = -1, mid = text.length / 2;
+    for (var i = 1; i < text.length - 1; i++) {
+      if ((text[i] === "_" || text[i] === " ") && (cut < 0 || Math.abs(i - mid) < Math.abs(cut - mid))) cut = i;
+    }
+    var parts = cut > 0 ? [text.slice(0, cut + 1), text.slice(cut + 1)] : [text];
+    return parts.map(function (part) { return part.length > max ? part.slice(0, max - 1) + "…" : part; });
+  }
+
   /* heatmap: {rows, cols, values: [[v]], fmt, high: "bad"|"good", counts: [[n]]} */
   function heatmap(fig, spec) {
     var cw = Math.max(60, Math.min(120, 560 / spec.cols.length)), ch = 30, left = 150, top = 48;
@@ -174,8 +186,14 @@
     var s = svg(fig, w, h);
     var flat = [].concat.apply([], spec.values).filter(function (v) { return v !== null; });
     var lo = Math.min.apply(null, flat), hi = Math.max.apply(null, flat);
+    var fits = Math.floor((cw - 4) / 6);  /* characters of an 11px label in a column */
     spec.cols.forEach(function (c, j) {
-      el("text", { x: left + cw * j + cw / 2, y: top - 10, "text-anchor": "middle", class: "tick" }, s, c);
+      var parts = wrap(c, fits);
+      parts.forEach(function (part, k) {
+        var y = top - 10 - (parts.length - 1 - k) * 12;
+        var label = el("text", { x: left + cw * j + cw / 2, y: y, "text-anchor": "middle", class: "tick" }, s, part);
+        if (parts.join("") !== c) tip(label, c);
+      });
     });
     spec.rows.forEach(function (r, i) {
       el("text", { x: left - 8, y: top + ch * i + 19, "text-anchor": "end", class: "lbl" }, s, r);
