@@ -62,6 +62,18 @@ def test_cli_funnel_segments_velocity(project: CreatedProject) -> None:
     assert out.exit_code == 2 and "30m, 24h or 7d" in out.output
 
 
+def test_cli_weekly_trend_marks_the_weeks_the_range_cuts_short(project: CreatedProject) -> None:
+    folder = str(project.project.path)
+    # every event is on Wednesday 2024-05-01: its week (from Monday 04-29) ends with the data
+    out = runner.invoke(app, ["trends", "add_to_cart", "--week", "-p", folder])
+    assert out.exit_code == 0, out.output
+    assert "days (partial)" in out.output and "3 of 7" in out.output
+    out = runner.invoke(app, ["trends", "add_to_cart", "--week", "--json", "-p", folder])
+    assert [(p["period"], p["days"]) for p in json.loads(out.output)["points"]] == [
+        ("2024-04-29", 3)
+    ]
+
+
 def test_routes(project: CreatedProject) -> None:
     headers = {"Authorization": f"Bearer {project.secret_key}"}
     with (

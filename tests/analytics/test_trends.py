@@ -109,6 +109,22 @@ def test_engines_agree(shop_stores: dict[str, Store], shop_start: date) -> None:
     assert sum(p.active for p in results[0].points) > 0
 
 
+def test_weekly_points_say_which_weeks_the_range_cuts_short(shop: Store) -> None:
+    start, end = date(2024, 4, 3), date(2024, 4, 23)  # a Wednesday to a Tuesday
+    weekly = trend(shop, "add_to_cart", start=start, end=end, interval="week")
+    assert [(p.period, p.days) for p in weekly.points] == [
+        (date(2024, 4, 1), 5),  # Wednesday to Sunday
+        (date(2024, 4, 8), 7),
+        (date(2024, 4, 15), 7),
+        (date(2024, 4, 22), 2),  # Monday and Tuesday
+    ]
+    daily = trend(shop, "add_to_cart", start=start, end=end)
+    assert {p.days for p in daily.points} == {1}
+    # a week's counts are its days' people, whole or cut short
+    first_days = [p for p in daily.points if p.period < date(2024, 4, 8)]
+    assert weekly.points[0].active >= max(p.active for p in first_days)
+
+
 def test_many_trends_from_one_scan_equal_one_at_a_time(shop: Store) -> None:
     events = ["view_item", "add_to_cart", "purchase"]
     for interval in ("day", "week"):

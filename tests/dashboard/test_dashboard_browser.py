@@ -5,6 +5,7 @@ test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -120,6 +121,24 @@ def test_overview_rates_equal_the_api(site: Site, page: tuple[Page, Watch]) -> N
         assert rows.count() == len(active)
         if active:
             assert rows.first.locator("td").nth(1).inner_text() == active[-1]["began"]
+
+
+def test_weekly_trend_leaves_out_the_weeks_the_range_cuts_short(
+    site: Site, page: tuple[Page, Watch]
+) -> None:
+    pg, _ = page
+    visit(pg, site.url + "/trends?event=add_to_cart", "trends-weekly")
+    weeks = site.api("/api/trends?event=add_to_cart&interval=week").json()["points"]
+    whole = [w for w in weeks if w["days"] == 7]
+    cut = [w["period"] for w in weeks if w["days"] < 7]
+    assert whole
+    spec = json.loads(pg.locator("figure.chart").nth(1).get_attribute("data-chart") or "{}")
+    assert [x for x, _ in spec["series"][0]["points"]] == [w["period"] for w in whole]
+    if cut:
+        note = pg.inner_text("#partial-weeks")
+        assert all(period in note for period in cut)
+    else:  # the test shop's 28 days are four whole weeks (tests/dashboard/test_views.py cuts)
+        assert pg.locator("#partial-weeks").count() == 0
 
 
 def test_overview_follows_the_chosen_events(site: Site, page: tuple[Page, Watch]) -> None:

@@ -42,10 +42,15 @@ Interval = Literal["day", "week"]
 
 @dataclass(frozen=True)
 class RatePoint:
+    """One day's or week's rate. ``days`` is how many days of the range the period covers: a
+    week cut by the range's start or end has fewer than 7, and its rate is not comparable with
+    a whole week's (fewer days, fewer and different active people)."""
+
     period: date
     active: int
     converted: int
     rate: float
+    days: int = 1
 
 
 @dataclass(frozen=True)
@@ -155,7 +160,10 @@ def trends(
         if interval == "day":
             points = tuple(_point(d, *c) for d, c in zip(days, daily, strict=True))
         else:
-            points = tuple(_point(w, *_counts(rows[WEEK][w], column)) for w in sorted(rows[WEEK]))
+            points = tuple(
+                _point(w, *_counts(rows[WEEK][w], column), days=_days_in(w, start, end))
+                for w in sorted(rows[WEEK])
+            )
         alerts = detect_drops(
             days, [c[0] for c in daily], [c[1] for c in daily], baseline_days=baseline_days
         )
@@ -178,5 +186,11 @@ def _counts(row: dict[str, Any] | None, column: str) -> tuple[int, int]:
     return (0, 0) if row is None else (int(row["active"]), int(row[column]))
 
 
-def _point(day: date, active: int, converted: int) -> RatePoint:
-    return RatePoint(day, active, converted, converted / active if active else 0.0)
+def _point(day: date, active: int, converted: int, *, days: int = 1) -> RatePoint:
+    return RatePoint(day, active, converted, converted / active if active else 0.0, days)
+
+
+def _days_in(week: date, start: date, end: date) -> int:
+    """Days of the week starting ``week`` that lie in ``start`` .. ``end`` (inclusive)."""
+    first, last = max(week, start), min(week + timedelta(days=6), end)
+    return max((last - first).days + 1, 0)

@@ -51,8 +51,15 @@ def trends_cmd(
                   where={"device": device} if device else None)  # fmt: skip
     if as_json:
         return print_json(t)
-    rows = [(p.period, p.active, p.converted, f"{p.rate:.2%}") for p in t.points]
-    print_table(f"{event} rate", ["period", "active", "converted", "rate"], rows)
+    rows: list[tuple[object, ...]] = [
+        (p.period, p.active, p.converted, f"{p.rate:.2%}") for p in t.points
+    ]
+    columns = ["period", "active", "converted", "rate"]
+    if week:  # a week the range cuts short is not comparable with whole ones: say so
+        cut = ["" if p.days == 7 else f"{p.days} of 7" for p in t.points]
+        rows = [(*r, c) for r, c in zip(rows, cut, strict=True)]
+        columns.append("days (partial)")
+    print_table(f"{event} rate", columns, rows)
     for a in t.alerts:
         print_table("drop alert", ["began", "detected", "baseline", "since", "change"],
                     [(a.began, a.detected, f"{a.baseline_rate:.2%}", f"{a.rate_since:.2%}",

@@ -26,8 +26,17 @@ def trends_page(
     markers = [(a.began, f"drop began {a.began:%m-%d}: {a.relative_change:+.0%}") for a in t.alerts]
     daily = series(f"{event} daily rate", [(p.period, p.rate) for p in t.points])
     chart = lines([daily], markers=markers, zero=True)
-    week_chart = lines([series("weekly rate", [(p.period, p.rate) for p in weekly.points])])
-    return {"trend": t, "weekly": weekly, "main_chart": chart, "week_chart": week_chart}
+    # a week cut short by the range is not comparable with whole ones: left out, and said so
+    whole = [(p.period, p.rate) for p in weekly.points if p.days == 7]
+    week_chart = lines([series("weekly rate", whole)]) if whole else None
+    partial = [p.period for p in weekly.points if p.days < 7]
+    return {
+        "trend": t,
+        "weekly": weekly,
+        "main_chart": chart,
+        "week_chart": week_chart,
+        "partial_weeks": partial,
+    }
 
 
 def paths_page(
