@@ -167,6 +167,14 @@
     fig.appendChild(box);
   }
 
+  /* `text` in at most `max` characters, cut in the middle (both its start and its end tell:
+   * a metric's name, and its role or step). */
+  function shorten(text, max) {
+    if (text.length <= max) return text;
+    var head = Math.ceil((max - 1) / 2);
+    return text.slice(0, head) + "…" + text.slice(text.length - (max - 1 - head));
+  }
+
   /* A label in at most two lines of `max` characters: split at the "_" or space nearest its
    * middle, then cut with an ellipsis (the caller adds the whole label as a tooltip). */
   function wrap(text, max) {
@@ -261,7 +269,8 @@
     el("text", { x: rx, y: h - 8, "text-anchor": "middle", class: "tick" }, s, fmt(spec.fmt, spec.ref));
     spec.rows.forEach(function (r, i) {
       var y = 16 + i * rowH;
-      el("text", { x: left - 10, y: y + 4, "text-anchor": "end", class: "lbl" }, s, r.label);
+      var label = el("text", { x: left - 10, y: y + 4, "text-anchor": "end", class: "lbl" }, s, shorten(r.label, 48));
+      if (label.textContent !== r.label) tip(label, r.label);
       if (r.est === null) return;
       var cls = r.flag === "good" ? "good" : r.flag === "bad" ? "bad" : "neutral";
       if (r.lo !== null && r.hi !== null)
