@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +20,7 @@ import numpy as np
 
 from microfunnel.analytics.scope import check_tz, check_where, utc_range
 from microfunnel.query.quality import (
+    LATEST_SKEW,
     missing_sql,
     overview_sql,
     quarantine_sql,
@@ -27,7 +29,7 @@ from microfunnel.query.quality import (
 )
 from microfunnel.query.scope import EventScope
 
-__all__ = ["ClockSkew", "DailyVolume", "MissingParameter", "Quality", "quality"]
+__all__ = ["ClockSkew", "DailyVolume", "MissingParameter", "Quality", "delay_words", "quality"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,24 @@ class ClockSkew:
     p99_seconds: float
     share_in_future: float
     share_over_hour_late: float
+
+
+def delay_words(seconds: float | None) -> str:
+    """An arrival delay in the unit that reads best. Delays are clipped at a day, so a day or
+    more reads as a bound, not a value:
+
+    >>> delay_words(42), delay_words(210), delay_words(7200), delay_words(86400)
+    ('42 s', '3.5 min', '2.0 h', '≥ 1 day')
+    """
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    if seconds >= LATEST_SKEW:
+        return "≥ 1 day"
+    if abs(seconds) >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if abs(seconds) >= 120:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.0f} s"
 
 
 @dataclass(frozen=True)

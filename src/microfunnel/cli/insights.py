@@ -12,7 +12,7 @@ import typer
 from microfunnel.analytics.drivers import drivers, lead_score
 from microfunnel.analytics.forecast import forecast
 from microfunnel.analytics.paths import find_loops, paths_around, paths_between
-from microfunnel.analytics.quality import quality
+from microfunnel.analytics.quality import delay_words, quality
 from microfunnel.analytics.retention import retention
 from microfunnel.analytics.trends import trend
 from microfunnel.cli.common import (
@@ -189,5 +189,5 @@ def quality_cmd(
     print_table("quality", ["check", "value"], [
         ("events", q.events), ("unknown events", ", ".join(q.unknown_events)),
         ("quarantine rate", f"{q.quarantine_rate:.2%}"), ("bot share", f"{q.bot_event_share:.2%}"),
-        ("clock skew p99 (s)", q.clock_skew.p99_seconds),
+        ("arrival delay p99", delay_words(q.clock_skew.p99_seconds)),
     ])  # fmt: skip

@@ -7,7 +7,19 @@ from typing import Any
 
 from microfunnel.query.scope import EventScope, local_day, seconds_between
 
-__all__ = ["missing_sql", "overview_sql", "quarantine_sql", "skew_sql", "volume_sql"]
+__all__ = [
+    "EARLIEST_SKEW",
+    "LATEST_SKEW",
+    "missing_sql",
+    "overview_sql",
+    "quarantine_sql",
+    "skew_sql",
+    "volume_sql",
+]
+
+# Arrival delays (received_at - timestamp, seconds) are clipped to these bounds.
+EARLIEST_SKEW = 3600  # an hour ahead: a client clock running fast
+LATEST_SKEW = 86400  # a day late: a backfill or an app offline for long
 
 
 def volume_sql(dialect: Any, tz: str, scope: EventScope) -> tuple[str, list[Any]]:
@@ -69,11 +81,12 @@ def quarantine_sql(scope: EventScope) -> tuple[str, list[Any]]:
 
 def skew_sql(dialect: Any, scope: EventScope) -> tuple[str, list[Any]]:
     """Rows ``(bucket, events)``: received_at - timestamp in whole seconds, floored, clipped
-    to [-3600, 86400] so a few wild clocks cannot blow up the result."""
+    to [-EARLIEST_SKEW, LATEST_SKEW] so a few wild clocks cannot blow up the result."""
     cond, params = scope.condition()
     delta = seconds_between(dialect, "timestamp", "received_at")
     return (
-        f"SELECT CAST(least(greatest(floor({delta}), -3600), 86400) AS BIGINT) AS bucket,\n"
+        f"SELECT CAST(least(greatest(floor({delta}), {-EARLIEST_SKEW}), {LATEST_SKEW}) AS BIGINT) "
+        "AS bucket,\n"
         "  CAST(count(*) AS BIGINT) AS events\n"
         f"FROM events WHERE {cond} GROUP BY bucket",
         params,

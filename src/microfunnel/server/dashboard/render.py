@@ -12,6 +12,8 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from microfunnel.analytics.quality import delay_words
+
 __all__ = ["STATIC", "asset_text", "environment", "render"]
 
 HERE = files("microfunnel.server.dashboard")
@@ -46,24 +48,6 @@ def pvalue(value: Any) -> str:
     if _missing(value):
         return "–"
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def delay(seconds: Any) -> str:
-    """An arrival delay in the unit that reads best: ``42 s``, ``3.5 min``, ``2.0 h``; the
-    quality query clips delays at one day, so a day or more reads ``≥ 1 day``.
-
-    >>> delay(42), delay(210), delay(7200), delay(86400)
-    ('42 s', '3.5 min', '2.0 h', '≥ 1 day')
-    """
-    if _missing(seconds):
-        return "–"
-    if seconds >= 86400:
-        return "≥ 1 day"
-    if abs(seconds) >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if abs(seconds) >= 120:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds:.0f} s"
 
 
 def when(value: Any) -> str:
@@ -110,7 +94,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(
         chart_json=chart_json, pct=pct, signed_pct=signed_pct, pp=pp, num=num, pvalue=pvalue,
-        when=when, delay=delay,
+        when=when, delay=delay_words,
     )  # fmt: skip
     env.globals["asset_text"] = asset_text
     return env
