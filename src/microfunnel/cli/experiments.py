@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 import typer
+from rich.table import Table
 
 from microfunnel.cli.common import (
     JsonOption,
@@ -19,7 +21,7 @@ from microfunnel.cli.common import (
 )
 from microfunnel.config import Project
 from microfunnel.experiments.registry import load_hypotheses, load_log, log_markdown, prioritize
-from microfunnel.experiments.report import ExperimentReport
+from microfunnel.experiments.report import ExperimentReport, MetricResult
 from microfunnel.experiments.workflow import (
     analyze_experiment,
     decide_experiment,
@@ -37,6 +39,46 @@ def _pct(x: float) -> str:
     return f"{x:+.2%}" if abs(x) != float("inf") else "n/a"
 
 
+def _metrics_table(report: ExperimentReport) -> None:
+    """One row per metric (and arm, beyond two arms). Numbers are never cut; a long metric
+    name folds onto more lines, its role below it. A terminal under 120 columns leaves out the
+    adjusted p and CUPED, one under 100 the arms' means too (``--json`` has everything)."""
+    columns: list[tuple[str, Callable[[MetricResult], str]]] = [
+        ("control", lambda m: f"{m.control_mean:.4g}"),
+        ("treatment", lambda m: f"{m.treatment_mean:.4g}"),
+        ("lift", lambda m: _pct1(m.relative_effect)),
+        ("95% interval", lambda m: f"{_pct1(m.relative_ci_lower)} .. {_pct1(m.relative_ci_upper)}"),
+        ("p", lambda m: f"{m.p_value:.3g}"),
+        ("adj.\np", lambda m: f"{m.adjusted_p_value:.3g}"),
+        ("always-\nvalid p", lambda m: f"{m.sequential_p_value:.3g}"),
+        ("chance\nto win", lambda m: f"{m.chance_to_win:.1%}"),
+        ("CUPED", lambda m: _cuped(m.cuped_variance_removed)),
+    ]
+    left_out = {"adj.\np", "CUPED"} if console.width < 120 else set()
+    if console.width < 100:
+        left_out |= {"control", "treatment"}
+    columns = [c for c in columns if c[0] not in left_out]
+    arms = len(report.arms) > 2
+    table = Table(title="Metrics")
+    table.add_column("metric", overflow="fold", min_width=12)
+    if arms:
+        table.add_column("arm", overflow="fold")
+    for name, _ in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    for m in report.metrics:
+        head = [f"{m.metric}\n[dim]{m.role}[/dim]", *([m.arm] if arms else [])]
+        table.add_row(*head, *(cell(m) for _, cell in columns))
+    console.print(table)
+
+
+def _cuped(removed: float) -> str:
+    return f"-{removed:.0%} var." if removed >= 0.005 else "–"
+
+
+def _pct1(x: float) -> str:
+    return f"{x:+.1%}" if abs(x) != float("inf") else "n/a"
+
+
 def _render(report: ExperimentReport) -> None:
     console.print(f"[bold]{report.experiment}[/bold] ({report.method}; {report.stopping})")
     if report.hypothesis:
@@ -45,24 +87,13 @@ def _render(report: ExperimentReport) -> None:
         "Arms", ["arm", "units", "share", "weight"],
         [(a.arm, a.units, f"{a.share:.1%}", f"{a.weight:.0%}") for a in report.arms],
     )  # fmt: skip
-    print_table(
-        "Metrics",
-        ["metric", "role", "arm", "control", "treatment", "lift", "95% interval", "p", "adj. p",
-         "always-valid p", "chance to win", "CUPED"],
-        [
-            (m.metric, m.role, m.arm, f"{m.control_mean:.4g}", f"{m.treatment_mean:.4g}",
-             _pct(m.relative_effect), f"{_pct(m.relative_ci_lower)} .. {_pct(m.relative_ci_upper)}",
-             f"{m.p_value:.3g}", f"{m.adjusted_p_value:.3g}", f"{m.sequential_p_value:.3g}",
-             f"{m.chance_to_win:.1%}", f"-{m.cuped_variance_removed:.0%} var")
-            for m in report.metrics
-        ],
-    )  # fmt: skip
+    _metrics_table(report)
     for problem in report.health.problems:
         console.print(f"[yellow]health:[/yellow] {problem}")
     colour = {"ship": "green", "stop": "red", "no_decision": "yellow"}.get(
         report.decision.outcome, "cyan"
     )
-    console.print(f"[{colour}]{report.decision.outcome}[/{colour}]: {report.decision.reading}")
+    console.print(f"[{colour}]{report.decision.reading}[/{colour}]")  # "Keep running: ..."
 
 
 @app.command()
@@ -169,7 +200,7 @@ def decide(
     if as_json:
         print_json(record)
     else:
-        console.print(f"[bold]{record.outcome}[/bold]: {record.reading}")
+        console.print(f"recorded: [bold]{record.reading}[/bold]")
 
 
 @app.command()
