@@ -34,9 +34,9 @@ _WORD = re.compile(r"[a-z0-9]{3,}")
 def close_names(
     name: str, known: Iterable[str], *, limit: int = 3, cutoff: float = 0.6
 ) -> list[str]:
-    """Up to ``limit`` of ``known``, best first, that scoring at least ``cutoff`` (difflib's
-    ratio, ignoring case) are close to ``name``: at :data:`SURE` or above, or sharing a word of
-    three or more letters or digits with it."""
+    """Up to ``limit`` names of ``known`` close to ``name``, best first. Close means a score
+    (difflib's ratio, ignoring case) of :data:`SURE` or more, or of ``cutoff`` or more with a
+    word of three or more letters or digits in common."""
     wanted = name.lower()
     words = set(_WORD.findall(wanted))
     matcher = difflib.SequenceMatcher()
