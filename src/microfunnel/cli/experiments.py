@@ -35,8 +35,8 @@ __all__ = ["app"]
 app = typer.Typer(help="Experiments: analyze, size, prioritize and decide.", no_args_is_help=True)
 
 
-def _pct(x: float) -> str:
-    return f"{x:+.2%}" if abs(x) != float("inf") else "n/a"
+def _pct(x: float, digits: int = 2) -> str:
+    return f"{x:+.{digits}%}" if abs(x) != float("inf") else "n/a"
 
 
 def _metrics_table(report: ExperimentReport) -> None:
@@ -46,8 +46,8 @@ def _metrics_table(report: ExperimentReport) -> None:
     columns: list[tuple[str, Callable[[MetricResult], str]]] = [
         ("control", lambda m: f"{m.control_mean:.4g}"),
         ("treatment", lambda m: f"{m.treatment_mean:.4g}"),
-        ("lift", lambda m: _pct1(m.relative_effect)),
-        ("95% interval", lambda m: f"{_pct1(m.relative_ci_lower)} .. {_pct1(m.relative_ci_upper)}"),
+        ("lift", lambda m: _pct(m.relative_effect, 1)),
+        ("95% interval", lambda m: _interval(m.relative_ci_lower, m.relative_ci_upper)),
         ("p", lambda m: f"{m.p_value:.3g}"),
         ("adj.\np", lambda m: f"{m.adjusted_p_value:.3g}"),
         ("always-\nvalid p", lambda m: f"{m.sequential_p_value:.3g}"),
@@ -71,12 +71,12 @@ def _metrics_table(report: ExperimentReport) -> None:
     console.print(table)
 
 
+def _interval(low: float, high: float) -> str:
+    return f"{_pct(low, 1)} .. {_pct(high, 1)}"
+
+
 def _cuped(removed: float) -> str:
     return f"-{removed:.0%} var." if removed >= 0.005 else "–"
-
-
-def _pct1(x: float) -> str:
-    return f"{x:+.1%}" if abs(x) != float("inf") else "n/a"
 
 
 def _render(report: ExperimentReport) -> None:
