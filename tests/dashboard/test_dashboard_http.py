@@ -138,6 +138,22 @@ def test_a_bad_question_renders_the_library_message(
     assert '<form class="controls' in page.text  # and the controls stay usable
 
 
+def test_a_malformed_page_address_gets_a_page_and_the_api_json(
+    client: httpx.Client, shop: CreatedProject
+) -> None:
+    key = {"Authorization": f"Bearer {shop.secret_key}"}
+    browser = {"Accept": "text/html,application/xhtml+xml", **key}
+    page = client.get("/paths?depth=<b>abc</b>", headers=browser)
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    shown = '<div class="error" role="alert">`query.depth`: Input should be a valid integer'
+    assert shown in page.text
+    assert "<b>abc</b>" not in page.text  # nothing of the address is echoed as markup
+    api = client.get("/api/events/tail?limit=0", headers=browser)
+    assert api.status_code == 400 and api.json()["error"]["field"] == "query.limit"
+    script = client.get("/paths?depth=abc", headers=key)
+    assert script.status_code == 400 and script.json()["error"]["code"] == "invalid_input"
+
+
 def test_cache_computes_a_missing_result_once() -> None:
     cache, calls = ResultCache(max_entries=2, min_interval=0.0), []
     for _ in range(3):

@@ -1,12 +1,14 @@
-"""One place that turns errors into JSON answers; nothing reaches a client as a stack trace."""
+"""One place that turns errors into JSON answers (a page, for a browser on a dashboard page);
+nothing reaches a client as a stack trace."""
 
 from __future__ import annotations
 
+import html
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from microfunnel.errors import MicrofunnelError, Unavailable
@@ -23,6 +25,27 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> JS
     return JSONResponse({"error": body}, status_code=status)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a dashboard page (a route answering HTML): it gets a page."""
+    route = request.scope.get("route")
+    return getattr(route, "response_class", None) is HTMLResponse and "text/html" in (
+        request.headers.get("accept", "")
+    )
+
+
+def _page(status: int, message: str) -> HTMLResponse:
+    """A bare dashboard page with the message, and the way back."""
+    return HTMLResponse(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Bad request · microfunnel</title>"
+        '<link rel="stylesheet" href="/static/app.css"></head><body><main>'
+        f'<div class="error" role="alert">{html.escape(message)}</div>'
+        '<p><a href="javascript:history.back()">Back</a> · <a href="/">Overview</a></p>'
+        "</main></body></html>",
+        status_code=status,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MicrofunnelError)
     async def _ours(request: Request, exc: MicrofunnelError) -> JSONResponse:
@@ -34,10 +57,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"`{loc}`: {first.get('msg', 'invalid value')}" if loc else str(first.get("msg"))
+        if _wants_page(request):
+            return _page(400, message)
         return _error(400, "invalid_input", message, loc or None)
 
     @app.exception_handler(StarletteHTTPException)
